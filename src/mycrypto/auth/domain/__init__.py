@@ -1,0 +1,1 @@
+"""Pure auth rules (no I/O)."""

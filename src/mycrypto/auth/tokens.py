@@ -1,0 +1,70 @@
+"""Short-lived JWT access tokens. One algorithm is allowed (HS256), and iss/aud/exp/iat/jti are required.
+
+The allow-list is what defeats `alg: none` and algorithm-confusion attacks: a token whose header
+names any other algorithm is refused before its signature is even looked at.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from ..common.errors import Unauthorized
+
+ALLOWED_ALGORITHMS = ("HS256",)
+REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub", "jti")
+
+
+class InvalidToken(Unauthorized):
+    code, message = "invalid_token", "The access token is invalid."
+
+
+class ExpiredToken(Unauthorized):
+    code, message = "token_expired", "The access token has expired."
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: int
+    role: str
+    session_id: str | None
+    jti: str
+    expires_at: int
+
+
+def issue_access_token(settings: object, *, user_id: int, role: str, session_id: str | None,
+                       now: float | None = None) -> tuple[str, int]:
+    """Return (token, expires_at epoch seconds)."""
+    now = int(time.time() if now is None else now)
+    exp = now + settings.access_token_ttl_s  # type: ignore[attr-defined]
+    claims = {"sub": str(user_id), "role": role, "iat": now, "nbf": now, "exp": exp,
+              "iss": settings.jwt_issuer, "aud": settings.jwt_audience,  # type: ignore[attr-defined]
+              "jti": os.urandom(12).hex(), "typ": "access"}
+    if session_id:
+        claims["sid"] = session_id
+    token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")  # type: ignore[attr-defined]
+    return token, exp
+
+
+def decode_access_token(settings: object, token: str) -> AccessClaims:
+    try:
+        claims = jwt.decode(
+            token, settings.jwt_secret.get_secret_value(),  # type: ignore[attr-defined]
+            algorithms=list(ALLOWED_ALGORITHMS), audience=settings.jwt_audience,  # type: ignore[attr-defined]
+            issuer=settings.jwt_issuer, options={"require": list(REQUIRED_CLAIMS)},  # type: ignore[attr-defined]
+            leeway=5,
+        )
+    except jwt.ExpiredSignatureError:
+        raise ExpiredToken() from None
+    except jwt.PyJWTError:
+        raise InvalidToken() from None
+    if claims.get("typ") != "access":
+        raise InvalidToken()
+    try:
+        user_id = int(claims["sub"])
+    except (TypeError, ValueError):
+        raise InvalidToken() from None
+    return AccessClaims(user_id=user_id, role=str(claims.get("role", "user")), session_id=claims.get("sid"),
+                        jti=str(claims["jti"]), expires_at=int(claims["exp"]))

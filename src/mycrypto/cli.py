@@ -1,0 +1,242 @@
+"""The `mycrypto` command: run services, migrate, report, maintain.
+
+Every command reads the same Settings. Commands that need the database use DATABASE_URL, or start
+the embedded server in MYCRYPTO_PGDATA when it is unset. Expected failures (bad configuration,
+unreachable database, failing migration, port in use) print one `error:` line and exit non-zero.
+Service packages add their own commands through a `cli.py` exposing `register(group)`.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import json
+import socket
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+from .config import ConfigError, Settings, load_settings
+from .db.database import DatabaseUnavailable, connect_once
+from .db.migrate import MigrationError, migrate, status
+
+T = TypeVar("T")
+EXPECTED_ERRORS = (ConfigError, DatabaseUnavailable, MigrationError)
+COMMAND_MODULES = ("mycrypto.auth.cli", "mycrypto.wallet.cli", "mycrypto.trading.cli", "mycrypto.ops.cli",
+                   "mycrypto.notify.cli")
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def get_settings(ctx: click.Context) -> Settings:
+    if ctx.obj is None:
+        try:
+            ctx.obj = load_settings()
+            ctx.obj.check_production()
+        except ConfigError as exc:
+            fail(str(exc), 2)
+    return ctx.obj
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[Settings]:
+    """Yield settings whose database_url is usable: the configured one, or an embedded server's."""
+    if settings.database_url is not None:
+        yield settings
+        return
+    from .db.embedded import EmbeddedPostgres
+
+    server = EmbeddedPostgres(settings.pgdata_dir)
+    try:
+        dsn = server.start()
+    except Exception as exc:  # pgserver raises assorted errors; one clear line is what the user needs
+        fail(f"cannot start the embedded PostgreSQL in {settings.pgdata_dir}: {exc}")
+    try:
+        yield settings.model_copy(update={"database_url": dsn})
+    finally:
+        server.stop()
+
+
+def run_async(fn: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(fn())
+    except EXPECTED_ERRORS as exc:
+        fail(str(exc))
+    raise AssertionError("unreachable")
+
+
+async def with_connection(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
+    conn = await connect_once(settings.database_url)  # type: ignore[arg-type]
+    try:
+        return await fn(conn)
+    finally:
+        await conn.close()
+
+
+async def apply_migrations(settings: Settings, quiet: bool = False) -> int:
+    def log(m: Any) -> None:
+        if not quiet:
+            click.echo(f"applied {m.filename}")
+
+    applied = await with_connection(settings, lambda conn: migrate(conn, log=log))
+    if not quiet and not applied:
+        click.echo("database is up to date")
+    return len(applied)
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            fail(f"port {port} on {host} is already in use; stop the other process or set MYCRYPTO_PORT")
+
+
+def run_server(settings: Settings, services: tuple[str, ...]) -> None:
+    import uvicorn
+
+    from .apps import create_app
+    from .common.logging import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)
+    app = create_app(settings, services)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
+                            lifespan="on", proxy_headers=settings.trust_proxy_headers,
+                            server_header=False, date_header=False)
+    server = uvicorn.Server(config)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after a clean shutdown
+        pass
+    if getattr(server, "started", False) is False:
+        fail("the server did not start (see the log above)")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mycrypto")
+def main() -> None:
+    """MyCrypto exchange: run the services and operate the database."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (default MYCRYPTO_HOST, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default MYCRYPTO_PORT, 8000).")
+@click.pass_context
+def up(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Migrate and run everything in one process (embedded PostgreSQL when DATABASE_URL is unset)."""
+    settings = get_settings(ctx)
+    settings = settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v})
+    ensure_port_free(settings.host, settings.port)
+    with database(settings) as settings:
+        run_async(lambda: apply_migrations(settings))
+        click.echo(f"MyCrypto is running at {settings.base_url}/  (API docs: {settings.base_url}/api/docs)"
+                   "  - press Ctrl-C to stop")
+        run_server(settings, ("auth", "wallet", "trade", "frontend"))
+    click.echo("stopped")
+
+
+@main.command()
+@click.argument("service", type=click.Choice(["auth", "wallet", "trade", "frontend", "notifier", "all"]))
+@click.option("--host", default=None)
+@click.option("--port", type=int, default=None)
+@click.option("--migrate/--no-migrate", "do_migrate", default=False, help="Apply pending migrations first.")
+@click.pass_context
+def serve(ctx: click.Context, service: str, host: str | None, port: int | None, do_migrate: bool) -> None:
+    """Run one service (as deployed) or all of them."""
+    settings = get_settings(ctx)
+    settings = settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v})
+    with database(settings) as settings:
+        if do_migrate:
+            run_async(lambda: apply_migrations(settings))
+        if service == "notifier":
+            if not _module_exists("mycrypto.notify.worker"):
+                fail("the notifier is not available in this build")
+            from .notify.worker import run_notifier
+
+            run_async(lambda: run_notifier(settings))
+            return
+        ensure_port_free(settings.host, settings.port)
+        services = ("auth", "wallet", "trade", "frontend") if service == "all" else (service,)
+        run_server(settings, services)
+
+
+@main.command("migrate")
+@click.option("--status", "show_status", is_flag=True, help="List applied and pending migrations; apply nothing.")
+@click.pass_context
+def migrate_cmd(ctx: click.Context, show_status: bool) -> None:
+    """Apply pending numbered migrations, each in its own transaction."""
+    settings = get_settings(ctx)
+    with database(settings) as settings:
+        if not show_status:
+            run_async(lambda: apply_migrations(settings))
+            return
+        states = run_async(lambda: with_connection(settings, status))
+        for s in states:
+            when = s.applied_at.strftime("%Y-%m-%d %H:%M:%S") if s.applied_at else ""
+            click.echo(f"{s.version}-{s.name:<32} {s.status:<8} {when}")
+        bad = [s for s in states if s.status in ("changed", "missing")]
+        if bad:
+            fail("applied migrations differ from the files: " + ", ".join(f"{s.version} {s.status}" for s in bad))
+
+
+@main.group()
+def db() -> None:
+    """Database reports."""
+
+
+@db.command("report")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def db_report(ctx: click.Context, as_json: bool) -> None:
+    """Slow queries, table sizes, bloat, index usage and connections (SQL functions from 005)."""
+    from .ops.dbreport import collect_report, render_report
+
+    settings = get_settings(ctx)
+    with database(settings) as settings:
+        report = run_async(lambda: with_connection(settings, collect_report))
+    click.echo(json.dumps(report, indent=2, default=str) if as_json else render_report(report))
+
+
+@main.command()
+@click.option("--token-keep", default="7 days", show_default=True, help="Keep expired tokens this long.")
+@click.option("--outbox-keep", default="3 days", show_default=True, help="Keep relayed outbox rows this long.")
+@click.pass_context
+def maintenance(ctx: click.Context, token_keep: str, outbox_keep: str) -> None:
+    """Purge expired tokens, prune the relayed outbox, analyze hot tables (from migration 006)."""
+    settings = get_settings(ctx)
+
+    async def go(conn: Any) -> list[Any]:
+        return await conn.fetch("SELECT task, rows_affected FROM ops.run_maintenance($1::text::interval, $2::text::interval)",
+                                token_keep, outbox_keep)
+
+    with database(settings) as settings:
+        rows = run_async(lambda: with_connection(settings, go))
+    for row in rows:
+        click.echo(f"{row['task']:<24} {row['rows_affected']}")
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # the parent package is absent
+        return False
+
+
+def _register_service_commands() -> None:
+    for name in COMMAND_MODULES:
+        if _module_exists(name):
+            importlib.import_module(name).register(main)
+
+
+_register_service_commands()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""One error type for the whole platform and the JSON shape every 4xx/5xx response uses.
+
+Domain code raises `AppError` subclasses (never `HTTPException`); one set of handlers, installed by
+`install_error_handlers`, turns them into `{"error": {"code", "message"[, "details"]}}` with the
+request id, and logs them. A stable `code` is the contract clients program against; the message is
+for people.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+log = logging.getLogger("mycrypto.errors")
+
+
+class AppError(Exception):
+    """A refusal the client can act on. Subclasses fix `code` and `http_status`."""
+
+    code = "bad_request"
+    http_status = 400
+    message = "The request was refused."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None,
+                 http_status: int | None = None, details: Any = None,
+                 headers: dict[str, str] | None = None) -> None:
+        self.message = message or self.message
+        if code:
+            self.code = code
+        if http_status:
+            self.http_status = http_status
+        self.details = details
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body; overridden by API dialects with their own error shape (e.g. Binance)."""
+        err: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            err["details"] = self.details
+        return {"error": err}
+
+
+class ValidationFailed(AppError):
+    code, http_status, message = "validation_error", 422, "The request is not valid."
+
+
+class NotFound(AppError):
+    code, http_status, message = "not_found", 404, "Not found."
+
+
+class Unauthorized(AppError):
+    code, http_status, message = "unauthorized", 401, "Authentication is required."
+
+
+class Forbidden(AppError):
+    code, http_status, message = "forbidden", 403, "You are not allowed to do this."
+
+
+class Conflict(AppError):
+    code, http_status, message = "conflict", 409, "The request conflicts with the current state."
+
+
+class RateLimited(AppError):
+    code, http_status, message = "rate_limited", 429, "Too many requests; slow down."
+
+    def __init__(self, retry_after: float, message: str | None = None) -> None:
+        seconds = max(1, int(retry_after + 0.999))
+        super().__init__(message, headers={"Retry-After": str(seconds)}, details={"retry_after": seconds})
+
+
+class ServiceUnavailable(AppError):
+    code, http_status, message = "service_unavailable", 503, "The service is temporarily unavailable."
+
+
+def error_response(request: Request | None, status: int, body: dict[str, Any],
+                   headers: dict[str, str] | None = None) -> Response:
+    """Serialise an error body, adding the request id so a user's report can be matched to logs."""
+    request_id = getattr(getattr(request, "state", None), "request_id", None) if request else None
+    if request_id and "error" in body:
+        body["error"]["request_id"] = request_id
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json",
+                    headers=headers)
+
+
+_STATUS_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "payload_too_large",
+    415: "unsupported_media_type", 429: "rate_limited",
+}
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
+        out.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid"),
+                    "type": err.get("type", "invalid")})
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every exception type to the one JSON error shape."""
+
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> Response:
+        log.info("request refused", extra={"code": exc.code, "status": exc.http_status,
+                                           "path": request.url.path, "reason": exc.message})
+        return error_response(request, exc.http_status, exc.body(), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        details = _field_errors(exc)
+        json_invalid = any(d["type"] == "json_invalid" for d in details)
+        code = "malformed_json" if json_invalid else "validation_error"
+        message = "The request body is not valid JSON." if json_invalid else "The request is not valid."
+        log.info("request refused", extra={"code": code, "status": 422, "path": request.url.path,
+                                           "reason": details[:5]})
+        return error_response(request, 422, {"error": {"code": code, "message": message,
+                                                       "details": details}})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        code = _STATUS_CODES.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        if exc.status_code == 404:
+            message = "No such endpoint."
+        return error_response(request, exc.status_code, {"error": {"code": code, "message": message}},
+                              getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # A 500 is always a bug: log the traceback, tell the client only the request id.
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return error_response(request, 500, {"error": {"code": "internal_error",
+                                                       "message": "An unexpected error occurred."}})

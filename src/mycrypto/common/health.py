@@ -1,0 +1,68 @@
+"""Health checks: `{status, service, version, checks: {database, cache, queue}}`.
+
+A dependency that is not configured reports `not_configured` and does not make the service
+unhealthy; a configured one that fails does (HTTP 503). Broker probes are cached for a few seconds
+so a busy probe loop cannot open a connection per request.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from .. import __version__
+
+OK, DOWN, NOT_CONFIGURED = "ok", "down", "not_configured"
+_QUEUE_CACHE_SECONDS = 5.0
+_queue_cache: dict[str, tuple[float, str]] = {}
+
+
+async def check_database(container: Any) -> str:
+    return OK if await container.db.ping() else DOWN
+
+
+async def check_cache(container: Any) -> str:
+    if container.redis is None:
+        return NOT_CONFIGURED
+    try:
+        return OK if await asyncio.wait_for(container.redis.ping(), 2) else DOWN
+    except Exception:  # any failure is "down"; details go to the logs of the component using it
+        return DOWN
+
+
+async def check_queue(container: Any) -> str:
+    url = container.settings.amqp_url
+    if not url:
+        return NOT_CONFIGURED
+    cached = _queue_cache.get(url)
+    if cached and time.monotonic() - cached[0] < _QUEUE_CACHE_SECONDS:
+        return cached[1]
+    try:
+        import aio_pika
+
+        conn = await asyncio.wait_for(aio_pika.connect(url, timeout=2), 3)
+        await conn.close()
+        result = OK
+    except Exception:
+        result = DOWN
+    _queue_cache[url] = (time.monotonic(), result)
+    return result
+
+
+async def health_report(container: Any, service: str) -> tuple[int, dict[str, Any]]:
+    database, cache, queue = await asyncio.gather(check_database(container), check_cache(container),
+                                                  check_queue(container))
+    checks = {"database": database, "cache": cache, "queue": queue}
+    healthy = all(v in (OK, NOT_CONFIGURED) for v in checks.values())
+    body = {"status": "ok" if healthy else "unavailable", "service": service, "version": __version__,
+            "checks": checks}
+    return (200 if healthy else 503), body
+
+
+async def health_response(container: Any, service: str) -> Response:
+    status, body = await health_report(container, service)
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json",
+                    headers={"Cache-Control": "no-store"})

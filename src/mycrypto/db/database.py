@@ -1,0 +1,144 @@
+"""The asyncpg connection pool and the unit of work every use case runs in.
+
+`async with db.unit_of_work() as uow:` opens a transaction on one pooled connection and ROLLS BACK
+unless `await uow.commit()` was called, so an exception (or a forgotten commit) can never leave
+half a money movement behind. Repositories receive `uow.conn`; they never commit.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import orjson
+
+log = logging.getLogger("mycrypto.db")
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or refused the connection; the message is one clear line."""
+
+
+def describe_dsn(dsn: str) -> str:
+    """host:port/db without the password, for messages and logs."""
+    parts = urlsplit(dsn)
+    host = parts.hostname or "unix-socket"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{host}{port}{parts.path or '/'}"
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for typename in ("json", "jsonb"):
+        await conn.set_type_codec(typename, schema="pg_catalog", encoder=lambda v: orjson.dumps(v).decode(),
+                                  decoder=orjson.loads, format="text")
+
+
+async def connect_once(dsn: str, timeout: float = 10.0) -> asyncpg.Connection:
+    """One connection (CLI tools, migrations), with errors turned into DatabaseUnavailable."""
+    try:
+        conn = await asyncpg.connect(dsn, timeout=timeout)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError, ValueError) as exc:
+        raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {describe_dsn(dsn)}: {exc}") from None
+    await _init_connection(conn)
+    return conn
+
+
+class Database:
+    """Owns the pool. Reads that need no transaction may use `fetch*`; writes use `unit_of_work()`."""
+
+    def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 10,
+                 statement_timeout_ms: int = 15000) -> None:
+        self.dsn = dsn
+        self.min_size = min_size
+        self.max_size = max(max_size, min_size)
+        self.statement_timeout_ms = statement_timeout_ms
+        self.pool: asyncpg.Pool | None = None
+
+    async def connect(self) -> None:
+        try:
+            self.pool = await asyncpg.create_pool(
+                self.dsn, min_size=self.min_size, max_size=self.max_size, init=_init_connection,
+                server_settings={"application_name": "mycrypto",
+                                 "statement_timeout": str(self.statement_timeout_ms)},
+                timeout=10,
+            )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError, ValueError) as exc:
+            raise DatabaseUnavailable(
+                f"cannot connect to PostgreSQL at {describe_dsn(self.dsn)}: {exc}") from None
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            await pool.close()
+
+    def _pool(self) -> asyncpg.Pool:
+        if self.pool is None:
+            raise DatabaseUnavailable("the database pool is not connected")
+        return self.pool
+
+    def acquire(self) -> Any:
+        return self._pool().acquire()
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        return await self._pool().fetch(query, *args)
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        return await self._pool().fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        return await self._pool().fetchval(query, *args)
+
+    async def execute(self, query: str, *args: Any) -> str:
+        return await self._pool().execute(query, *args)
+
+    async def ping(self, timeout: float = 2.0) -> bool:
+        try:
+            return await self._pool().fetchval("SELECT 1", timeout=timeout) == 1
+        except Exception:  # any failure means "not healthy"; the health endpoint reports it
+            return False
+
+
+class UnitOfWork:
+    """One transaction on one connection; rolls back unless committed. Runs after-commit hooks."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.conn: asyncpg.Connection = None  # type: ignore[assignment]
+        self._tx: Any = None
+        self._committed = False
+        self._after_commit: list[Callable[[], Awaitable[None] | None]] = []
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._cm = self._db._pool().acquire()
+        self.conn = await self._cm.__aenter__()
+        self._tx = self.conn.transaction()
+        await self._tx.start()
+        return self
+
+    async def commit(self) -> None:
+        await self._tx.commit()
+        self._committed = True
+
+    def after_commit(self, hook: Callable[[], Awaitable[None] | None]) -> None:
+        """Run `hook` once the transaction has committed (e.g. wake the outbox relay)."""
+        self._after_commit.append(hook)
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if not self._committed:
+                await self._tx.rollback()
+        finally:
+            await self._cm.__aexit__(exc_type, exc, tb)
+        if self._committed:
+            for hook in self._after_commit:
+                try:
+                    result = hook()
+                    if result is not None:
+                        await result
+                except Exception:  # a side effect must never undo or fail a committed use case
+                    log.exception("after-commit hook failed")

@@ -1,0 +1,1 @@
+"""Numbered SQL migrations (see docs/database.md); applied by mycrypto.db.migrate."""

@@ -1,0 +1,1 @@
+"""Operations: database reports, maintenance, backups, go/no-go checks."""

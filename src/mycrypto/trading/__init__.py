@@ -1,0 +1,1 @@
+"""Trading bounded context: order matching, order and trade services."""

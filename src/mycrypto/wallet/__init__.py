@@ -1,0 +1,1 @@
+"""Wallet service: the double-entry ledger, balances, deposits, withdrawals and history."""

@@ -1,0 +1,1 @@
+"""Pure wallet rules (no I/O): ledger postings, holds, amounts."""

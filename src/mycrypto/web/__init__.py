@@ -1,0 +1,1 @@
+"""Frontend service: the web app (static HTML/CSS/JS served by the same stack, no build step)."""

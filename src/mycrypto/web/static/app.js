@@ -1,0 +1,2 @@
+"use strict";
+// The web app; see docs/frontend.md.

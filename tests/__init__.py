@@ -1,0 +1,1 @@
+"""MyCrypto test suite."""

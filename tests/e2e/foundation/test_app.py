@@ -1,0 +1,111 @@
+"""The platform plumbing through HTTP: health, error shape, request ids, security headers, body limit."""
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from mycrypto.apps import create_app
+from tests.conftest import make_settings
+
+
+async def test_health_endpoints_report_database_and_unconfigured_dependencies(client):
+    for path, service in [("/health", "all"), ("/api/v1/auth/health", "auth"),
+                          ("/api/v1/wallet/health", "wallet"), ("/api/v1/trade/health", "trade")]:
+        r = await client.get(path)
+        assert r.status_code == 200, path
+        body = r.json()
+        assert body["status"] == "ok" and body["service"] == service and body["version"]
+        assert body["checks"] == {"database": "ok", "cache": "not_configured", "queue": "not_configured"}
+    assert (await client.get("/health/live")).json() == {"status": "ok"}
+    assert (await client.get("/health/ready")).status_code == 200
+
+
+async def test_health_is_503_when_a_configured_dependency_is_down(db_dsn):
+    settings = make_settings(db_dsn, redis_url="redis://127.0.0.1:1/0", amqp_url="amqp://guest:guest@127.0.0.1:1/")
+    app = create_app(settings, access_log=False)
+    async with LifespanManager(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            r = await c.get("/api/v1/wallet/health")
+    assert r.status_code == 503
+    assert r.json()["checks"] == {"database": "ok", "cache": "down", "queue": "down"}
+
+
+async def test_health_is_503_when_the_database_is_down(app, client):
+    await app.state.container.db.close()  # simulate losing the database
+    r = await client.get("/health")
+    assert r.status_code == 503 and r.json()["checks"]["database"] == "down"
+    assert (await client.get("/health/ready")).status_code == 503
+    assert (await client.get("/health/live")).status_code == 200
+
+
+async def test_unknown_route_is_json_error_with_request_id(client):
+    r = await client.get("/api/v1/nope", headers={"X-Request-ID": "abc-123"})
+    assert r.status_code == 404
+    assert r.headers["x-request-id"] == "abc-123"
+    assert r.json() == {"error": {"code": "not_found", "message": "No such endpoint.", "request_id": "abc-123"}}
+
+
+async def test_invalid_request_id_is_replaced(client):
+    r = await client.get("/health/live", headers={"X-Request-ID": "bad id with spaces <script>"})
+    assert r.headers["x-request-id"] != "bad id with spaces <script>"
+    assert len(r.headers["x-request-id"]) == 16
+
+
+async def test_security_headers_on_every_response(client):
+    for path in ["/health", "/api/v1/nope", "/"]:
+        r = await client.get(path)
+        h = r.headers
+        assert h["x-frame-options"] == "DENY"
+        assert h["x-content-type-options"] == "nosniff"
+        assert "strict-origin" in h["referrer-policy"]
+        assert "camera=()" in h["permissions-policy"]
+        assert "unsafe-inline" not in h["content-security-policy"]
+        assert "frame-ancestors 'none'" in h["content-security-policy"]
+        assert "strict-transport-security" not in h  # plain HTTP here
+
+
+async def test_hsts_only_behind_tls(db_dsn):
+    settings = make_settings(db_dsn, trust_proxy_headers=True)
+    app = create_app(settings, access_log=False)
+    async with LifespanManager(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            r = await c.get("/health/live", headers={"X-Forwarded-Proto": "https"})
+    assert "max-age=" in r.headers["strict-transport-security"]
+
+
+async def test_oversized_body_is_413_json(client):
+    r = await client.post("/api/v1/auth/nothing-here", content=b"x" * (70 * 1024),
+                          headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "payload_too_large"
+
+
+async def test_openapi_document_and_docs_page(client):
+    r = await client.get("/api/openapi.json")
+    assert r.status_code == 200 and r.json()["info"]["title"] == "MyCrypto API"
+    docs = await client.get("/api/docs")
+    assert docs.status_code == 200 and "swagger-ui" in docs.text
+    csp = docs.headers["content-security-policy"]
+    assert "'nonce-" in csp and "unsafe-inline" not in csp
+
+
+async def test_cors_allow_list(db_dsn):
+    settings = make_settings(db_dsn, cors_origins=["https://app.example.com"])
+    app = create_app(settings, access_log=False)
+    async with LifespanManager(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            ok = await c.options("/health", headers={"Origin": "https://app.example.com",
+                                                     "Access-Control-Request-Method": "GET"})
+            bad = await c.options("/health", headers={"Origin": "https://evil.example.com",
+                                                      "Access-Control-Request-Method": "GET"})
+    assert ok.headers.get("access-control-allow-origin") == "https://app.example.com"
+    assert "access-control-allow-origin" not in bad.headers
+    assert ok.headers["x-frame-options"] == "DENY"
+
+
+@pytest.mark.parametrize("service", ["auth", "wallet", "trade", "frontend"])
+async def test_each_service_app_starts_alone(db_dsn, service):
+    app = create_app(make_settings(db_dsn), (service,), access_log=False)
+    async with LifespanManager(app, startup_timeout=60):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            r = await c.get("/health")
+    assert r.status_code == 200 and r.json()["service"] == service

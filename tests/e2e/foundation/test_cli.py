@@ -1,0 +1,98 @@
+"""The `mycrypto` command as a user runs it: real processes, real PostgreSQL."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.support.services import free_port
+
+MYCRYPTO = [sys.executable, "-m", "mycrypto.cli"]
+
+
+def run_cli(*args, env=None, timeout=120):
+    full_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "AMQP_URL", "SMTP_URL")}
+    full_env.update(env or {})
+    return subprocess.run(MYCRYPTO + list(args), capture_output=True, text=True, env=full_env, timeout=timeout)
+
+
+def test_migrate_status_and_rerun(db_dsn):
+    env = {"DATABASE_URL": db_dsn}
+    r = run_cli("migrate", "--status", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "010-price-alerts-indicators" in r.stdout and "applied" in r.stdout
+    r = run_cli("migrate", env=env)
+    assert r.returncode == 0 and "up to date" in r.stdout
+
+
+def test_db_report_and_maintenance(db_dsn):
+    env = {"DATABASE_URL": db_dsn}
+    r = run_cli("db", "report", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert {"query_stats", "slow_queries", "table_sizes", "table_bloat", "index_usage"} <= set(report)
+    r = run_cli("maintenance", env=env)
+    assert r.returncode == 0 and "purge_expired_tokens" in r.stdout
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("mysql://root@localhost/x", "DATABASE_URL"),
+    ("postgresql://postgres@127.0.0.1:1/nothing", "cannot connect to PostgreSQL at 127.0.0.1:1/nothing"),
+])
+def test_bad_database_gives_one_clear_line(url, expected):
+    r = run_cli("migrate", env={"DATABASE_URL": url})
+    assert r.returncode != 0
+    assert expected in r.stderr
+    assert "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_up_on_a_port_in_use_says_so(db_dsn):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = run_cli("up", "--port", str(port), env={"DATABASE_URL": db_dsn})
+    assert r.returncode != 0
+    assert f"port {port}" in r.stderr and "already in use" in r.stderr
+
+
+def test_production_with_default_secrets_refuses_to_start(db_dsn):
+    r = run_cli("migrate", env={"DATABASE_URL": db_dsn, "MYCRYPTO_ENV": "production"})
+    assert r.returncode == 2
+    assert "JWT_SECRET" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+def test_up_with_embedded_database_serves_health_and_stops_cleanly(tmp_path: Path):
+    port = free_port()
+    pgdata = tmp_path / "pgdata"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "AMQP_URL", "SMTP_URL")}
+    env.update({"MYCRYPTO_PGDATA": str(pgdata), "MYCRYPTO_PORT": str(port), "LOG_LEVEL": "WARNING"})
+    proc = subprocess.Popen(MYCRYPTO + ["up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 120
+        body = None
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+                    body = json.loads(resp.read())
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert body is not None, "mycrypto up did not answer /health"
+        assert body["status"] == "ok" and body["checks"]["database"] == "ok"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert f"http://127.0.0.1:{port}/" in out
+    assert "stopped" in out
+    # the embedded server is gone: its pid file is removed by a clean stop
+    assert not (pgdata / "postmaster.pid").exists()

@@ -1,0 +1,94 @@
+"""Migrations on a real PostgreSQL: apply to empty, re-run is a no-op, changed files are refused."""
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from mycrypto.db.migrate import Migration, MigrationError, load_migrations, migrate, status
+from tests.support.databases import with_database
+
+
+@pytest.fixture
+async def empty_db(test_databases):
+    """An empty database (not the migrated template)."""
+    conn = await asyncpg.connect(test_databases.admin_dsn)
+    name = f"{test_databases.prefix}_empty_{id(conn)}"
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    dsn = with_database(test_databases.admin_dsn, name)
+    c = await asyncpg.connect(dsn)
+    yield c
+    await c.close()
+    test_databases.drop_later(dsn)
+
+
+async def test_apply_to_empty_then_rerun_applies_nothing(empty_db):
+    applied = await migrate(empty_db)
+    assert [m.filename for m in applied][:3] == ["001-enums.sql", "002-core-tables.sql", "003-seed-data.sql"]
+    assert await migrate(empty_db) == []
+    states = await status(empty_db)
+    assert {s.status for s in states} == {"applied"}
+    assert await empty_db.fetchval("SELECT count(*) FROM trade.market") == 3
+    assert await empty_db.fetchval("SELECT count(*) FROM wallet.asset") == 3
+    assert await empty_db.fetchval("SELECT count(*) FROM wallet.account WHERE kind <> 'user'") == 9
+
+
+async def test_status_lists_pending_before_and_applied_after(empty_db):
+    migrations = load_migrations()
+    before = await status(empty_db, migrations)
+    assert [s.status for s in before] == ["pending"] * len(migrations)
+    await migrate(empty_db, migrations[:2])
+    after = await status(empty_db, migrations)
+    assert [s.status for s in after[:2]] == ["applied", "applied"]
+    assert all(s.status == "pending" for s in after[2:])
+
+
+async def test_changed_applied_file_is_refused_and_nothing_runs(empty_db):
+    migrations = load_migrations()
+    await migrate(empty_db, migrations[:2])
+    tampered = [Migration(m.version, m.name, m.sql + "\n-- edited after it ran\n") if m.version == "002" else m
+                for m in migrations]
+    with pytest.raises(MigrationError) as exc:
+        await migrate(empty_db, tampered)
+    assert "002-core-tables.sql" in str(exc.value)
+    assert [s.status for s in await status(empty_db, tampered)][:3] == ["applied", "changed", "pending"]
+    assert await empty_db.fetchval("SELECT to_regclass('ops.maintenance_run')") is None  # 006 did not run
+
+
+async def test_failing_migration_rolls_back_and_names_file_and_statement(empty_db, tmp_path: Path):
+    (tmp_path / "001-good.sql").write_text("CREATE TABLE good_one (id int);")
+    (tmp_path / "002-bad.sql").write_text("CREATE TABLE half_done (id int);\nSELECT * FROM no_such_table;\n")
+    migrations = load_migrations(tmp_path)
+    with pytest.raises(MigrationError) as exc:
+        await migrate(empty_db, migrations)
+    text = str(exc.value)
+    assert "002-bad.sql" in text and "statement 2" in text and "no_such_table" in text
+    assert await empty_db.fetchval("SELECT to_regclass('good_one')") is not None
+    assert await empty_db.fetchval("SELECT to_regclass('half_done')") is None  # rolled back
+    states = await status(empty_db, migrations)
+    assert [s.status for s in states] == ["applied", "pending"]
+
+
+async def test_database_refuses_unbalanced_posting(db):
+    async with db.acquire() as conn:
+        with pytest.raises(asyncpg.CheckViolationError):
+            async with conn.transaction():
+                pid = await conn.fetchval(
+                    "INSERT INTO wallet.posting (kind, ref_type, ref_id) VALUES ('adjustment', 't', '1') RETURNING id")
+                account = await conn.fetchval("SELECT id FROM wallet.account WHERE kind = 'fees' AND asset = 'BTC'")
+                await conn.execute("INSERT INTO wallet.posting_leg (posting_id, account_id, asset, bucket, amount) "
+                                   "VALUES ($1, $2, 'BTC', 'available', 1)", pid, account)
+        # a posting with no legs at all fails at COMMIT (deferred constraint trigger)
+        with pytest.raises(asyncpg.CheckViolationError):
+            async with conn.transaction():
+                await conn.execute("INSERT INTO wallet.posting (kind, ref_type, ref_id) VALUES ('adjustment', 't', '2')")
+        assert await conn.fetchval("SELECT count(*) FROM wallet.posting") == 0
+
+
+async def test_maintenance_and_report_functions_run(db):
+    rows = await db.fetch("SELECT task, rows_affected FROM ops.run_maintenance()")
+    assert [r["task"] for r in rows] == ["purge_expired_tokens", "prune_outbox", "analyze_hot_tables"]
+    assert await db.fetchval("SELECT count(*) FROM ops.maintenance_run") == 3
+    assert (await db.fetchval("SELECT ops.query_stats_status()")).startswith(("ok", "unavailable"))
+    assert len(await db.fetch("SELECT * FROM ops.table_sizes()")) > 10
+    await db.fetch("SELECT * FROM ops.slow_queries()")  # never errors, even without pg_stat_statements

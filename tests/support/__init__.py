@@ -1,0 +1,1 @@
+"""Test helpers shared by every tier (factories, real-service fixtures)."""
