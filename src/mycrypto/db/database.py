@@ -111,18 +111,31 @@ class UnitOfWork:
         self.conn: asyncpg.Connection = None  # type: ignore[assignment]
         self._tx: Any = None
         self._committed = False
+        self._finished = False  # committed, or a failed COMMIT already ended the transaction
         self._after_commit: list[Callable[[], Awaitable[None] | None]] = []
 
     async def __aenter__(self) -> UnitOfWork:
         self._cm = self._db._pool().acquire()
         self.conn = await self._cm.__aenter__()
-        self._tx = self.conn.transaction()
-        await self._tx.start()
+        try:
+            self._tx = self.conn.transaction()
+            await self._tx.start()
+        except BaseException:
+            # failed or cancelled during BEGIN: give the connection back, or Pool.close() waits forever
+            await self._cm.__aexit__(None, None, None)
+            raise
         return self
 
     async def commit(self) -> None:
-        await self._tx.commit()
+        try:
+            await self._tx.commit()
+        except BaseException:
+            # e.g. a deferred constraint (unbalanced posting) failing at COMMIT: PostgreSQL has already
+            # rolled back, and a second ROLLBACK would hide the real error behind an InterfaceError.
+            self._finished = True
+            raise
         self._committed = True
+        self._finished = True
 
     def after_commit(self, hook: Callable[[], Awaitable[None] | None]) -> None:
         """Run `hook` once the transaction has committed (e.g. wake the outbox relay)."""
@@ -130,7 +143,7 @@ class UnitOfWork:
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         try:
-            if not self._committed:
+            if not self._finished:
                 await self._tx.rollback()
         finally:
             await self._cm.__aexit__(exc_type, exc, tb)

@@ -1,4 +1,5 @@
 """Migrations on a real PostgreSQL: apply to empty, re-run is a no-op, changed files are refused."""
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -12,7 +13,7 @@ from tests.support.databases import with_database
 async def empty_db(test_databases):
     """An empty database (not the migrated template)."""
     conn = await asyncpg.connect(test_databases.admin_dsn)
-    name = f"{test_databases.prefix}_empty_{id(conn)}"
+    name = f"{test_databases.prefix}_empty_{uuid.uuid4().hex[:8]}"
     await conn.execute(f'CREATE DATABASE "{name}"')
     await conn.close()
     dsn = with_database(test_databases.admin_dsn, name)
@@ -92,3 +93,22 @@ async def test_maintenance_and_report_functions_run(db):
     assert (await db.fetchval("SELECT ops.query_stats_status()")).startswith(("ok", "unavailable"))
     assert len(await db.fetch("SELECT * FROM ops.table_sizes()")) > 10
     await db.fetch("SELECT * FROM ops.slow_queries()")  # never errors, even without pg_stat_statements
+
+
+async def test_unit_of_work_surfaces_a_failed_commit_and_rolls_back(db):
+    """A deferred constraint failing at COMMIT reaches the caller as itself, and nothing is kept."""
+    with pytest.raises(asyncpg.CheckViolationError):
+        async with db.unit_of_work() as uow:
+            await uow.conn.execute("INSERT INTO wallet.posting (kind, ref_type, ref_id) VALUES ('adjustment', 't', '3')")
+            await uow.commit()
+    assert await db.fetchval("SELECT count(*) FROM wallet.posting") == 0
+
+
+async def test_unit_of_work_rolls_back_unless_committed(db):
+    async with db.unit_of_work() as uow:
+        await uow.conn.execute("INSERT INTO ops.outbox (topic, payload) VALUES ('t', '{}')")
+    with pytest.raises(RuntimeError):
+        async with db.unit_of_work() as uow:
+            await uow.conn.execute("INSERT INTO ops.outbox (topic, payload) VALUES ('t', '{}')")
+            raise RuntimeError("boom")
+    assert await db.fetchval("SELECT count(*) FROM ops.outbox") == 0
