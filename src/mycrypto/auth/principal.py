@@ -1,9 +1,12 @@
 """Who is calling: FastAPI dependencies that turn credentials into a `Principal`.
 
-`current_principal` accepts `Authorization: Bearer <access token>` (or the web app's httpOnly
-cookie, once the auth service sets it). The user's status (active, email verified, role, 2FA) comes
-from a small per-process cache with a short TTL, so the hot order path does not query the user row
-on every request, while a disabled user is locked out within seconds everywhere.
+`current_principal` accepts, in this order: `Authorization: Bearer <access token>`; the web app's
+httpOnly `mc_access` cookie (then unsafe methods also need `X-CSRF-Token`, see docs/auth.md); or a
+signed API-key request (`X-MBX-APIKEY`, resolved by the hook `services["api_key_resolver"]`).
+The user's status (active, email verified, role, 2FA, recently revoked sessions) comes from a small
+per-process cache with a short TTL, so the hot order path does not query the user row on every
+request, while a disabled user or a revoked session is locked out within seconds everywhere
+(immediately on the replica that made the change, which invalidates its cache).
 Ownership of every resource is still checked by the services against `principal.user_id`.
 """
 from __future__ import annotations
@@ -16,10 +19,14 @@ from fastapi import Request
 
 from ..common.errors import Forbidden, Unauthorized
 from ..container import get_container
+from .domain.tokens import csrf_valid
 from .tokens import decode_access_token
 
 ALL_PERMISSIONS = frozenset({"read", "trade", "withdraw"})
 ACCESS_COOKIE = "mc_access"
+CSRF_COOKIE = "mc_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class EmailNotVerified(Forbidden):
@@ -30,6 +37,14 @@ class PermissionDenied(Forbidden):
     code, message = "permission_denied", "These credentials lack the required permission."
 
 
+class CsrfFailed(Forbidden):
+    code, message = "csrf_failed", "Missing or invalid X-CSRF-Token header."
+
+
+class SessionRevoked(Unauthorized):
+    code, message = "session_revoked", "This session was signed out; sign in again."
+
+
 @dataclass(frozen=True, slots=True)
 class UserStatus:
     user_id: int
@@ -38,6 +53,7 @@ class UserStatus:
     active: bool
     email_verified: bool
     totp_enabled: bool
+    revoked_sessions: frozenset[str] = frozenset()  # sessions revoked recently enough to matter
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +83,11 @@ class Principal:
 class UserStatusCache:
     """user_id -> UserStatus for `ttl` seconds; `invalidate` after local changes (verify, disable...)."""
 
-    def __init__(self, ttl: float = 3.0) -> None:
+    def __init__(self, ttl: float = 3.0, revoked_window_s: int = 3700) -> None:
         self.ttl = ttl
+        # Access tokens live at most ACCESS_TOKEN_TTL_SECONDS, so only sessions revoked within that
+        # window can still have live tokens; older revocations need not be loaded.
+        self.revoked_window_s = revoked_window_s
         self._entries: dict[int, tuple[float, UserStatus | None]] = {}
 
     async def get(self, db: Any, user_id: int) -> UserStatus | None:
@@ -77,10 +96,14 @@ class UserStatusCache:
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
         row = await db.fetchrow(
-            "SELECT id, email, role::text AS role, status::text AS status, email_verified_at IS NOT NULL AS verified, "
-            "totp_enabled_at IS NOT NULL AS totp FROM auth.app_user WHERE id = $1", user_id)
+            "SELECT u.id, u.email, u.role::text AS role, u.status::text AS status, "
+            "u.email_verified_at IS NOT NULL AS verified, u.totp_enabled_at IS NOT NULL AS totp, "
+            "ARRAY(SELECT DISTINCT r.family_id::text FROM auth.refresh_token r WHERE r.user_id = u.id "
+            "      AND r.revoked_at > now() - make_interval(secs => $2)) AS revoked "
+            "FROM auth.app_user u WHERE u.id = $1", user_id, self.revoked_window_s)
         status = None if row is None else UserStatus(row["id"], row["email"], row["role"],
-                                                     row["status"] == "active", row["verified"], row["totp"])
+                                                     row["status"] == "active", row["verified"], row["totp"],
+                                                     frozenset(row["revoked"]))
         if len(self._entries) > 100_000:  # bound memory; a refill costs one query per user
             self._entries.clear()
         self._entries[user_id] = (now, status)
@@ -96,18 +119,40 @@ class UserStatusCache:
 def user_status_cache(container: Any) -> UserStatusCache:
     cache = container.services.get("user_status_cache")
     if cache is None:
-        cache = container.services["user_status_cache"] = UserStatusCache()
+        window = int(getattr(container.settings, "access_token_ttl_s", 3600)) + 60
+        cache = container.services["user_status_cache"] = UserStatusCache(revoked_window_s=window)
     return cache
 
 
-def _bearer_token(request: Request) -> str | None:
+def _bearer_token(request: Request) -> tuple[str | None, bool]:
+    """(token, came_from_cookie)."""
     header = request.headers.get("authorization")
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Use 'Authorization: Bearer <token>'.", code="invalid_authorization_header")
-        return token.strip()
-    return request.cookies.get(ACCESS_COOKIE)
+        return token.strip(), False
+    cookie = request.cookies.get(ACCESS_COOKIE)
+    return (cookie, True) if cookie else (None, False)
+
+
+def check_csrf(request: Request, settings: Any, session_id: str | None) -> None:
+    """Cookie-authenticated unsafe requests must echo the session's CSRF token in X-CSRF-Token.
+
+    The token is an HMAC of the session id (double-submit, signed): a cross-site page can neither
+    read the mc_csrf cookie nor compute the value, and a cookie planted by a sibling domain is useless.
+    """
+    if request.method in SAFE_METHODS:
+        return
+    if not csrf_valid(settings.jwt_secret.get_secret_value(), session_id, request.headers.get(CSRF_HEADER)):
+        raise CsrfFailed()
+
+
+async def check_session(container: Any, user_id: int, session_id: str) -> None:
+    """Refuse an access token whose session was revoked (uses the status cache: no extra query)."""
+    status = await user_status_cache(container).get(container.db, user_id)
+    if status is not None and session_id in status.revoked_sessions:
+        raise SessionRevoked()
 
 
 async def principal_for_user(container: Any, user_id: int, *, role_claim: str | None = None,
@@ -127,7 +172,11 @@ async def current_principal(request: Request) -> Principal:
     if cached is not None:
         return cached
     container = get_container(request)
-    token = _bearer_token(request)
+    if "auth_hooks_installed" not in container.services:
+        from .hooks import install
+
+        install(container)
+    token, from_cookie = _bearer_token(request)
     if token is None:
         resolver = container.services.get("api_key_resolver")
         if resolver is not None:
@@ -137,6 +186,8 @@ async def current_principal(request: Request) -> Principal:
                 return principal
         raise Unauthorized()
     claims = decode_access_token(container.settings, token)
+    if from_cookie:
+        check_csrf(request, container.settings, claims.session_id)
     session_check = container.services.get("session_check")
     if session_check is not None and claims.session_id:
         await session_check(claims)  # raises if the session was revoked (logout, password reset)

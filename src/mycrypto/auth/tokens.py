@@ -2,6 +2,10 @@
 
 The allow-list is what defeats `alg: none` and algorithm-confusion attacks: a token whose header
 names any other algorithm is refused before its signature is even looked at.
+
+`decode_access_token` sits on the hot order path, so verified tokens are cached by their exact string
+(bounded, per signing configuration). A cache hit re-checks `exp`, so caching never extends a token's
+life; a token that failed verification is never cached.
 """
 from __future__ import annotations
 
@@ -48,13 +52,46 @@ def issue_access_token(settings: object, *, user_id: int, role: str, session_id:
     return token, exp
 
 
+_CACHE_MAX = 50_000
+_LEEWAY_S = 5
+_caches: dict[tuple[str, str, str], dict[str, AccessClaims]] = {}
+
+
+def _cache_for(settings: object) -> dict[str, AccessClaims]:
+    key = (settings.jwt_secret.get_secret_value(), settings.jwt_issuer, settings.jwt_audience)  # type: ignore[attr-defined]
+    cache = _caches.get(key)
+    if cache is None:
+        if len(_caches) > 16:  # many configurations only happen in tests; keep memory bounded
+            _caches.clear()
+        cache = _caches[key] = {}
+    return cache
+
+
 def decode_access_token(settings: object, token: str) -> AccessClaims:
+    """Verify an access token (signature, alg, iss, aud, exp, iat, jti, typ) and return its claims."""
+    cache = _cache_for(settings)
+    hit = cache.get(token)
+    if hit is not None:
+        if hit.expires_at + _LEEWAY_S >= time.time():
+            return hit
+        cache.pop(token, None)
+        raise ExpiredToken()
+    claims = _decode(settings, token)
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()  # cheap and rare: a refill costs one HMAC per live token
+    cache[token] = claims
+    return claims
+
+
+def _decode(settings: object, token: str) -> AccessClaims:
+    if not isinstance(token, str) or len(token) > 4096:
+        raise InvalidToken()
     try:
         claims = jwt.decode(
             token, settings.jwt_secret.get_secret_value(),  # type: ignore[attr-defined]
             algorithms=list(ALLOWED_ALGORITHMS), audience=settings.jwt_audience,  # type: ignore[attr-defined]
             issuer=settings.jwt_issuer, options={"require": list(REQUIRED_CLAIMS)},  # type: ignore[attr-defined]
-            leeway=5,
+            leeway=_LEEWAY_S,
         )
     except jwt.ExpiredSignatureError:
         raise ExpiredToken() from None

@@ -2,7 +2,8 @@
 
 `check_second_factor` is what withdrawals, API-key creation and 2FA changes call: when the user has
 2FA on, a valid code (or an unused recovery code) is required; a code whose time step was already
-used is refused (replay). The user row is locked FOR UPDATE so two requests cannot both spend the
+used is refused (replay). The user row is locked FOR NO KEY UPDATE (which, unlike FOR UPDATE, does
+not block inserting rows that reference the user, such as orders) so two requests cannot both spend the
 same code.
 """
 from __future__ import annotations
@@ -55,7 +56,7 @@ async def check_second_factor(conn: Any, settings: Any, user_id: int, code: str 
     Raises SecondFactorRequired / InvalidSecondFactor otherwise.
     """
     row = await conn.fetchrow(
-        "SELECT totp_secret_enc, totp_enabled_at, totp_last_step FROM auth.app_user WHERE id = $1 FOR UPDATE",
+        "SELECT totp_secret_enc, totp_enabled_at, totp_last_step FROM auth.app_user WHERE id = $1 FOR NO KEY UPDATE",
         user_id)
     if row is None or row["totp_enabled_at"] is None:
         return False

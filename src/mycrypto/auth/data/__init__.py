@@ -1,0 +1,1 @@
+"""Package data of the auth service (the common-password list)."""
