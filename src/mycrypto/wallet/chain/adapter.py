@@ -1,0 +1,79 @@
+"""The chain adapter interface: what a real node or custodian integration implements.
+
+The wallet never talks to a blockchain directly; it calls one `ChainAdapter`, chosen at start-up
+(`chain.build_adapter`). The built-in `SimulatorChain` implements it on PostgreSQL for development
+and tests; a production integration (bitcoind + an Ethereum node, or a custodian's API) implements
+the same five methods and is named by `CHAIN_ADAPTER=package.module:factory`.
+
+Contract (each point is relied upon by the watcher and the withdrawal processor):
+- `new_address` returns a fresh address the adapter will report incoming transfers for; it must
+  match the asset's `address_pattern`.
+- `incoming_transfers(chain, cursor)` lists transfers to the adapter's addresses that appeared after
+  `cursor` (None = from the beginning), oldest first, with a cursor to continue from. A transfer may
+  be reported again (the wallet is idempotent on chain, txid, vout); one must never be skipped.
+- `confirmations(chain, txids)` gives the current confirmation count of each txid (0 = in the
+  mempool); a txid the chain does not know is left out of the result.
+- `broadcast(...)` sends a withdrawal and returns its txid. It MUST be idempotent on `reference`:
+  the wallet may call it again for the same withdrawal after a crash, and must get the same txid,
+  never a second payment. `BroadcastRejected` means "will never succeed" (the withdrawal fails
+  and its hold is released); any other exception is treated as transient and retried later.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+class ChainError(Exception):
+    """The chain (node, custodian) could not do what was asked."""
+
+
+class ChainUnavailable(ChainError):
+    """Transient: try again later."""
+
+
+class BroadcastRejected(ChainError):
+    """Permanent: this withdrawal will never be sent (invalid address on chain, policy refusal...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    chain: str
+    txid: str
+    vout: int
+    address: str
+    asset: str
+    amount: Decimal
+    confirmations: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransferPage:
+    transfers: list[Transfer]
+    cursor: str | None  # pass back to continue; None when nothing was read
+
+
+class ChainAdapter(abc.ABC):
+    """One integration with the outside world's chains."""
+
+    name: str = "adapter"
+
+    @abc.abstractmethod
+    async def new_address(self, chain: str, asset: str) -> str:
+        """A fresh deposit address on `chain` for `asset`."""
+
+    @abc.abstractmethod
+    async def incoming_transfers(self, chain: str, cursor: str | None, limit: int = 500) -> TransferPage:
+        """Transfers to our addresses after `cursor`, oldest first."""
+
+    @abc.abstractmethod
+    async def confirmations(self, chain: str, txids: list[str]) -> dict[str, int]:
+        """{txid: confirmations} for the txids the chain knows."""
+
+    @abc.abstractmethod
+    async def broadcast(self, chain: str, asset: str, address: str, amount: Decimal, reference: str) -> str:
+        """Send `amount` of `asset` to `address`; idempotent on `reference`; returns the txid."""
+
+    async def close(self) -> None:
+        """Release connections; the default has none."""

@@ -1,0 +1,225 @@
+"""Wallet commands: `mycrypto verify`, the chain simulator (`mycrypto chain ...`), `mycrypto wallet scan`.
+
+    mycrypto verify [--json]                                  prove the books; exit 1 on any discrepancy
+    mycrypto chain send --to ADDRESS --asset BTC --amount 0.5 a transfer from outside (mempool)
+    mycrypto chain mine N [--chain bitcoin]                   add N blocks (confirmations)
+    mycrypto chain status                                     heights, mempool, refusals
+    mycrypto chain refuse-broadcasts CHAIN [--reason TEXT]    make withdrawals on CHAIN fail
+    mycrypto chain accept-broadcasts CHAIN                    undo the above
+    mycrypto wallet scan                                      one round of watcher + withdrawal processor
+
+The simulator commands work only outside production with CHAIN_SIMULATOR=true and no CHAIN_ADAPTER.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..common.errors import AppError
+from ..common.money import fmt, parse_amount
+from ..config import Settings
+from ..db.database import Database
+
+T = TypeVar("T")
+
+
+# The host command module is imported when a command runs, not at import time: `mycrypto.cli` imports
+# this module while it is being initialised (and runs as __main__ under `python -m mycrypto.cli`).
+def fail(message: str, code: int = 1) -> None:
+    from .. import cli as host
+
+    host.fail(message, code)
+
+
+def get_settings(ctx: click.Context) -> Settings:
+    from .. import cli as host
+
+    return host.get_settings(ctx)
+
+
+def database(settings: Settings) -> Any:
+    from .. import cli as host
+
+    return host.database(settings)
+
+
+def run_async(fn: Callable[[], Awaitable[T]]) -> T:
+    from .. import cli as host
+
+    return host.run_async(fn)
+
+
+async def with_connection(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
+    from .. import cli as host
+
+    return await host.with_connection(settings, fn)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(verify)
+    group.add_command(chain)
+    group.add_command(wallet)
+
+
+# ---------------------------------------------------------------------------------------- verify
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def verify(ctx: click.Context, as_json: bool) -> None:
+    """Prove the books: balanced postings, balances = ledger, sums = 0, nothing negative, locked = holds."""
+    from ..ops.verify import verify_books
+
+    settings = get_settings(ctx)
+    with database(settings) as settings:
+        report = run_async(lambda: with_connection(settings, verify_books))
+    click.echo(json.dumps(report.as_dict(), indent=2) if as_json else report.render())
+    if not report.ok:
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------------------------------- chain simulator
+def _simulator_settings(ctx: click.Context) -> Settings:
+    settings = get_settings(ctx)
+    if not settings.dev_tools_enabled:
+        fail("the chain simulator is not available in production")
+    if settings.chain_adapter:
+        fail(f"CHAIN_ADAPTER={settings.chain_adapter} is configured; the simulator is not in use")
+    if not settings.chain_simulator:
+        fail("the chain simulator is disabled (CHAIN_SIMULATOR=false)")
+    return settings
+
+
+def _with_db(settings: Settings, fn: Callable[[Database], Awaitable[T]]) -> T:
+    async def go() -> T:
+        db = Database(settings.database_url, min_size=1, max_size=2)  # type: ignore[arg-type]
+        await db.connect()
+        try:
+            return await fn(db)
+        finally:
+            await db.close()
+
+    from .chain import ChainError
+
+    try:
+        return run_async(go)
+    except (ChainError, AppError) as exc:
+        fail(getattr(exc, "message", None) or str(exc))
+    raise AssertionError("unreachable")
+
+
+@click.group()
+def chain() -> None:
+    """The built-in chain simulator (development and tests)."""
+
+
+@chain.command("send")
+@click.option("--to", "address", required=True, help="Destination address (e.g. a user's deposit address).")
+@click.option("--asset", required=True, help="Asset code, e.g. BTC.")
+@click.option("--amount", required=True, help="Plain decimal, e.g. 0.5.")
+@click.pass_context
+def chain_send(ctx: click.Context, address: str, asset: str, amount: str) -> None:
+    """Create an incoming transfer (0 confirmations until the next `mine`)."""
+    from .chain.simulator import SimulatorChain
+
+    settings = _simulator_settings(ctx)
+
+    async def go(db: Database) -> Any:
+        decimals = await db.fetchval("SELECT decimals FROM wallet.asset WHERE code = $1", asset.upper())
+        if decimals is None:
+            fail(f"unknown asset {asset!r}")
+        value = parse_amount(amount, max_decimals=decimals)
+        return await SimulatorChain(db).send(asset.upper(), address, value)
+
+    with database(settings) as settings:
+        sent = _with_db(settings, go)
+    click.echo(f"sent {fmt(sent.amount)} {sent.asset} to {sent.address} on {sent.chain}: "
+               f"txid {sent.txid} vout {sent.vout} (0 confirmations; run `mycrypto chain mine N`)")
+
+
+@chain.command("mine")
+@click.argument("blocks", type=click.IntRange(1, 10_000))
+@click.option("--chain", "chain_name", default=None, help="Only this chain (default: every chain).")
+@click.pass_context
+def chain_mine(ctx: click.Context, blocks: int, chain_name: str | None) -> None:
+    """Mine BLOCKS blocks: mempool transfers get their first confirmation, others one more per block."""
+    from .chain.simulator import SimulatorChain
+
+    settings = _simulator_settings(ctx)
+    with database(settings) as settings:
+        results = _with_db(settings, lambda db: SimulatorChain(db).mine(blocks, chain_name))
+    for r in results:
+        click.echo(f"{r['chain']}: height {r['height']} (+{blocks}), {r['mined_transfers']} transfer(s) mined")
+
+
+@chain.command("status")
+@click.pass_context
+def chain_status(ctx: click.Context) -> None:
+    """Chain heights, mempool sizes and broadcast refusals."""
+    from .chain.simulator import SimulatorChain
+
+    settings = _simulator_settings(ctx)
+    with database(settings) as settings:
+        rows = _with_db(settings, lambda db: SimulatorChain(db).status())
+    for r in rows:
+        refusing = f", refusing broadcasts: {r['refuse_broadcasts']}" if r["refuse_broadcasts"] else ""
+        click.echo(f"{r['chain']}: height {r['height']}, {r['mempool']} in mempool, "
+                   f"{r['transfers']} transfer(s){refusing}")
+
+
+@chain.command("refuse-broadcasts")
+@click.argument("chain_name")
+@click.option("--reason", default="refused by the simulator", show_default=True)
+@click.pass_context
+def chain_refuse(ctx: click.Context, chain_name: str, reason: str) -> None:
+    """Make every withdrawal broadcast on CHAIN_NAME fail (its hold is released)."""
+    from .chain.simulator import SimulatorChain
+
+    settings = _simulator_settings(ctx)
+    with database(settings) as settings:
+        _with_db(settings, lambda db: SimulatorChain(db).refuse_broadcasts(chain_name, reason))
+    click.echo(f"{chain_name}: broadcasts are now refused ({reason})")
+
+
+@chain.command("accept-broadcasts")
+@click.argument("chain_name")
+@click.pass_context
+def chain_accept(ctx: click.Context, chain_name: str) -> None:
+    """Accept broadcasts on CHAIN_NAME again."""
+    from .chain.simulator import SimulatorChain
+
+    settings = _simulator_settings(ctx)
+    with database(settings) as settings:
+        _with_db(settings, lambda db: SimulatorChain(db).refuse_broadcasts(chain_name, None))
+    click.echo(f"{chain_name}: broadcasts are accepted")
+
+
+# ---------------------------------------------------------------------------------------- wallet
+@click.group()
+def wallet() -> None:
+    """Wallet operations."""
+
+
+@wallet.command("scan")
+@click.pass_context
+def wallet_scan(ctx: click.Context) -> None:
+    """Run one round of the withdrawal processor and the deposit watcher, and print what it did."""
+    from .api import build_components
+
+    settings = get_settings(ctx)
+
+    async def go(db: Database) -> dict[str, Any]:
+        parts = build_components(db, settings)
+        if parts.chain is None:
+            fail("no chain adapter is configured (set CHAIN_ADAPTER, or CHAIN_SIMULATOR=true outside production)")
+        try:
+            return await parts.run_once()
+        finally:
+            await parts.chain.close()  # type: ignore[union-attr]
+
+    with database(settings) as settings:
+        result = _with_db(settings, go)
+    click.echo(json.dumps(result, indent=2))
