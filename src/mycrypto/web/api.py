@@ -1,27 +1,47 @@
-"""Serves the web app's static files at / (the single-page app talks to the JSON APIs)."""
+"""The frontend service: the web app's files and the few small endpoints the app itself needs.
+
+- `/` and every `/app/...` path answer with index.html: the app routes on the client (History API),
+  so a reload or a bookmarked deep link (/app/trade/BTC-USDT) works.
+- `/static/<path>` serves files from `web/static/` (subfolders allowed; names are checked against a
+  strict pattern, so no `..`, no hidden files, no surprise types).
+- `/web/config`, `/web/qr`, `/web/dev/deposit`: see `devtools.py` (public config, a server-rendered
+  QR code for 2FA enrolment, and the development-only simulated deposit).
+
+No build step: the files are plain ES modules, HTML and CSS (docs/frontend.md). Every response gets
+the platform's Content-Security-Policy (no inline script or style) from `common.http`.
+"""
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 from fastapi import APIRouter
 from starlette.responses import FileResponse, Response
 
+from . import devtools
+
 SERVICE = "frontend"
 STATIC_DIR = resources.files("mycrypto.web") / "static"
 router = APIRouter(include_in_schema=False)
 
-_CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                  ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".json": "application/json"}
+_CONTENT_TYPES = {"html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8",
+                  "css": "text/css; charset=utf-8", "svg": "image/svg+xml", "json": "application/json",
+                  "ico": "image/x-icon", "txt": "text/plain; charset=utf-8"}
+# One to four path segments of lower-case names; the last one with a known extension.
+_SAFE_PATH = re.compile(r"^(?:[a-z0-9][a-z0-9_-]{0,63}/){0,3}[a-z0-9][a-z0-9_.-]{0,63}\.(html|js|css|svg|json|ico|txt)$")
 
 
 def _static(name: str) -> Response:
-    path = STATIC_DIR / name
+    match = _SAFE_PATH.match(name)
+    if match is None or ".." in name:
+        return Response(status_code=404)
+    path = STATIC_DIR.joinpath(*name.split("/"))
     if not path.is_file():
         return Response(status_code=404)
-    suffix = "." + name.rsplit(".", 1)[-1]
-    # index.html must not be cached (it names the assets); assets may be cached briefly by a CDN.
-    cache = "no-cache" if suffix == ".html" else "public, max-age=300"
-    return FileResponse(str(path), media_type=_CONTENT_TYPES.get(suffix), headers={"Cache-Control": cache})
+    # Always revalidate (ETag/Last-Modified make that a cheap 304): ES modules import each other by
+    # plain URLs, so a stale cached module mixed with a fresh one after a deploy would break the app.
+    return FileResponse(str(path), media_type=_CONTENT_TYPES[match.group(1)],
+                        headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/")
@@ -29,8 +49,24 @@ async def index() -> Response:
     return _static("index.html")
 
 
-@router.get("/static/{name}")
-async def static_file(name: str) -> Response:
-    if "/" in name or name.startswith("."):
-        return Response(status_code=404)
-    return _static(name)
+@router.get("/app")
+async def app_root() -> Response:
+    return _static("index.html")
+
+
+@router.get("/app/{path:path}")
+async def app_route(path: str) -> Response:
+    return _static("index.html")
+
+
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    return _static("img/favicon.svg")
+
+
+@router.get("/static/{path:path}")
+async def static_file(path: str) -> Response:
+    return _static(path)
+
+
+router.include_router(devtools.router)

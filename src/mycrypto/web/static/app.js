@@ -1,2 +1,0 @@
-"use strict";
-// The web app; see docs/frontend.md.
