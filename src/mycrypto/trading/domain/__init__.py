@@ -1,0 +1,1 @@
+"""Pure trading domain logic (no I/O): the matching core."""
