@@ -71,6 +71,13 @@ def create_app(settings: Settings, services: Sequence[str] = ALL_SERVICES, *,
         app.include_router(module.router)
     _add_health_routes(app, name, services)
     _add_docs_route(app)
+    # A service may answer its hottest endpoints with a pure-ASGI fast path (api.asgi_fast_path, an
+    # ASGI middleware class) in front of FastAPI's router; it sits inside CORS and PlatformMiddleware,
+    # so request ids, security headers and the body limit still apply (see docs/trading.md).
+    for module in modules:
+        fast_path = getattr(module, "asgi_fast_path", None)
+        if fast_path is not None:
+            app.add_middleware(fast_path)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],

@@ -1,0 +1,87 @@
+"""Market-data queries: recent trades, 1m candles of the last 24h, candles for any interval, and the
+order book aggregated from open orders (what a replica that does not own a market serves, cached)."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..trading.domain.market import MarketSpec
+
+SIDE_N = {"buy": 0, "sell": 1}
+
+
+def _ticks(spec: MarketSpec, price: Any) -> int:
+    return int(price / spec.tick_size)
+
+
+def _lots(spec: MarketSpec, qty: Any) -> int:
+    return int(qty / spec.lot_size)
+
+
+def _qunits(spec: MarketSpec, amount: Any) -> int:
+    return int(amount.scaleb(spec.quote_decimals))
+
+
+async def recent_trade_tuples(conn: Any, spec: MarketSpec, limit: int, from_id: int | None = None) -> list[tuple]:
+    """(trade_id, price_ticks, qty_lots, cost_units, taker_side, ms) oldest first: the newest `limit`
+    trades, or with `from_id` the `limit` trades starting at that id."""
+    if from_id is None:
+        rows = await conn.fetch(
+            "SELECT id, price, quantity, quote_quantity, taker_side::text AS side, "
+            "(extract(epoch FROM created_at) * 1000)::bigint AS ms FROM trade.trade "
+            "WHERE market_id = $1 ORDER BY id DESC LIMIT $2", spec.id, limit)
+        rows = list(reversed(rows))
+    else:
+        rows = await conn.fetch(
+            "SELECT id, price, quantity, quote_quantity, taker_side::text AS side, "
+            "(extract(epoch FROM created_at) * 1000)::bigint AS ms FROM trade.trade "
+            "WHERE market_id = $1 AND id >= $3 ORDER BY id LIMIT $2", spec.id, limit, from_id)
+    return [(r["id"], _ticks(spec, r["price"]), _lots(spec, r["quantity"]), _qunits(spec, r["quote_quantity"]),
+             SIDE_N[r["side"]], r["ms"]) for r in rows]
+
+
+async def minute_rows_24h(conn: Any, spec: MarketSpec) -> list[tuple]:
+    """1m candles of the last 24h as (minute_ms, o, h, l, c, v_lots, qv_units, n, first, last), in ticks/lots/units."""
+    rows = await conn.fetch(
+        "SELECT (extract(epoch FROM open_time) * 1000)::bigint AS ms, open, high, low, close, volume, quote_volume, "
+        "trade_count, first_trade_id, last_trade_id FROM trade.candle "
+        "WHERE market_id = $1 AND interval = '1m' AND open_time >= now() - interval '24 hours 1 minute' "
+        "ORDER BY open_time", spec.id)
+    return [(r["ms"], _ticks(spec, r["open"]), _ticks(spec, r["high"]), _ticks(spec, r["low"]),
+             _ticks(spec, r["close"]), _lots(spec, r["volume"]), _qunits(spec, r["quote_volume"]),
+             r["trade_count"], r["first_trade_id"], r["last_trade_id"]) for r in rows]
+
+
+async def stored_candles(conn: Any, market_id: int, interval: str, start_ms: int | None, end_ms: int | None,
+                         limit: int, newest: bool) -> list[tuple]:
+    """Stored candles as (open_ms, o, h, l, c, v, qv, n, first, last) Decimals, oldest first. Without a start,
+    the newest `limit` (newest=True); otherwise the first `limit` from start."""
+    order = "DESC" if newest else "ASC"
+    rows = await conn.fetch(
+        "SELECT (extract(epoch FROM open_time) * 1000)::bigint AS ms, open, high, low, close, volume, quote_volume, "
+        "trade_count, first_trade_id, last_trade_id FROM trade.candle "
+        "WHERE market_id = $1 AND interval = $2 "
+        "AND ($3::bigint IS NULL OR open_time >= 'epoch'::timestamptz + $3 * interval '1 millisecond') "
+        "AND ($4::bigint IS NULL OR open_time <= 'epoch'::timestamptz + $4 * interval '1 millisecond') "
+        f"ORDER BY open_time {order} LIMIT $5", market_id, interval, start_ms, end_ms, limit)
+    out = [(r["ms"], r["open"], r["high"], r["low"], r["close"], r["volume"], r["quote_volume"], r["trade_count"],
+            r["first_trade_id"], r["last_trade_id"]) for r in rows]
+    if newest:
+        out.reverse()
+    return out
+
+
+async def depth_from_orders(conn: Any, spec: MarketSpec, limit: int) -> tuple[int, list, list]:
+    """(book update id, bids, asks) aggregated from open orders; levels are (ticks, lots, count) best first."""
+    rows = await conn.fetch(
+        "(SELECT 'buy' AS side, price, sum(quantity - filled_quantity) AS qty, count(*) AS n FROM trade.spot_order "
+        " WHERE market_id = $1 AND status IN ('new', 'partially_filled') AND side = 'buy' "
+        " GROUP BY price ORDER BY price DESC LIMIT $2) "
+        "UNION ALL "
+        "(SELECT 'sell', price, sum(quantity - filled_quantity), count(*) FROM trade.spot_order "
+        " WHERE market_id = $1 AND status IN ('new', 'partially_filled') AND side = 'sell' "
+        " GROUP BY price ORDER BY price ASC LIMIT $2)", spec.id, limit)
+    update_id = await conn.fetchval("SELECT coalesce(max(book_update_id), 0) FROM trade.market_engine "
+                                    "WHERE market_id = $1", spec.id)
+    bids = [(_ticks(spec, r["price"]), _lots(spec, r["qty"]), r["n"]) for r in rows if r["side"] == "buy"]
+    asks = [(_ticks(spec, r["price"]), _lots(spec, r["qty"]), r["n"]) for r in rows if r["side"] == "sell"]
+    return update_id, bids, asks

@@ -1,0 +1,505 @@
+"""The sequencer of one market: a single asyncio task that owns the market's OrderBook and commits
+its commands in groups (docs/adr/0004-trade-group-commit.md).
+
+HTTP handlers validate a request, `submit` a command with a future and await it. The loop takes
+everything queued (up to TRADE_BATCH_MAX) as one batch:
+
+1. reads, in one query, the available balances of the accounts the batch's orders would hold (and,
+   in one more, which of its client order ids already exist);
+2. for each command, checks and places the hold against a running in-memory copy of those balances,
+   runs the matching core and maps its events to settlements (`domain.settlement.Batch`);
+3. writes the whole batch in ONE transaction - `wallet.repository.apply_changes` with all postings and
+   holds, then one statement that fences the epoch, inserts/updates orders, inserts trades and
+   upserts candles - and COMMITS;
+4. only then resolves the futures (acknowledged = committed) and publishes market data.
+
+If the commit fails nothing was acknowledged. A refusal the data explains (a withdrawal raced the
+optimistic balance read -> InsufficientFunds, a client order id used concurrently on another market
+-> unique violation) rebuilds the book from the database's open orders and replays the batch once
+more with fresh balances. A database outage fails the batch's commands with 503 and rebuilds before
+the next batch. A lost epoch fence (another replica took over) stops this engine.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from ..common.errors import AppError, ServiceUnavailable
+from ..db.database import DatabaseUnavailable
+from ..marketdata.candles import batch_candles
+from ..marketdata.feed import MarketFeed
+from ..wallet.errors import InsufficientFunds
+from ..wallet.repository import apply_changes
+from . import repository as repo
+from .domain.market import MarketSpec
+from .domain.matching import BUY, EV_DONE, EXPIRED, IOC, D_IOC, D_MARKET, D_NO_LIQUIDITY, OrderBook
+from .domain.rules import LIMIT, OrderIntent, OrderRuleError, check_notional
+from .domain.settlement import Batch, InsufficientHold, OrderState, SettlementError, initial_hold, worst_price
+from .errors import (EngineOverloaded, InvalidAmend, InvalidOrder, MarketHalted, MarketUnavailable, OrderNotFound,
+                     OrderNotOpen, PostOnlyWouldTake)
+from .results import OrderResult, result_from_state
+
+log = logging.getLogger("mycrypto.trading.engine")
+
+DB_DOWN = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+           asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError, DatabaseUnavailable, TimeoutError)
+RETRYABLE = (InsufficientFunds, asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError,
+             asyncpg.SerializationError)
+MAX_ATTEMPTS = 3
+ID_BLOCK = 1000
+MAX_QUEUE = 20_000
+RECENT_TRADES_LOAD = 1000
+
+
+# ---------------------------------------------------------------------------- commands
+@dataclass(slots=True)
+class Place:
+    user_id: int
+    intent: OrderIntent
+    base_acc: int
+    quote_acc: int
+    future: asyncio.Future = field(default=None)  # type: ignore[assignment]
+
+
+@dataclass(slots=True)
+class Cancel:
+    user_id: int
+    order_id: int
+    future: asyncio.Future = field(default=None)  # type: ignore[assignment]
+
+
+@dataclass(slots=True)
+class CancelAll:
+    user_id: int
+    future: asyncio.Future = field(default=None)  # type: ignore[assignment]
+
+
+@dataclass(slots=True)
+class Amend:
+    user_id: int
+    order_id: int
+    new_qty_lots: int
+    future: asyncio.Future = field(default=None)  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """The client order id already names order `order_id` of this user (the service loads it)."""
+
+    order_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class _SameAs:
+    index: int
+
+
+class MarketEngine:
+    """Owns one market's book while this process holds the market (see trading.registry)."""
+
+    def __init__(self, spec: MarketSpec, db: Any, *, fee_account: int, epoch: int, batch_max: int = 500,
+                 on_lost: Callable[[int], None] | None = None) -> None:
+        self.spec = spec
+        self.db = db
+        self.fee_account = fee_account
+        self.epoch = epoch
+        self.batch_max = batch_max
+        self.on_lost = on_lost
+        self.book = OrderBook()
+        self.orders: dict[int, OrderState] = {}
+        self.update_id = 0
+        self.feed = MarketFeed(spec)
+        self.dirty = True             # the book must be rebuilt from the database before the next batch
+        self.accepting = False
+        self.stats = {"batches": 0, "commands": 0, "retries": 0, "failed_batches": 0}
+        # seconds spent per phase of the committed batches (reads, matching, ledger, write, commit)
+        self.timings = {"read": 0.0, "match": 0.0, "ledger": 0.0, "write": 0.0, "commit": 0.0}
+        self._queue: deque = deque()
+        self._wake = asyncio.Event()
+        self._ids: deque[int] = deque()
+        self._task: asyncio.Task | None = None
+        # The sequencer's own connection: a batch is one read and one transaction on it, without the
+        # pool's acquire/reset round trips (the engine is the only user; it is re-opened after a failure).
+        self._conn: asyncpg.Connection | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        await self.rebuild()
+        await self._load_market_data()
+        self.accepting = True
+        self._task = asyncio.create_task(self._run(), name=f"engine-{self.spec.symbol}")
+
+    async def stop(self) -> None:
+        """Stop accepting, finish the batch in flight, fail what is still queued (503, not committed)."""
+        self.accepting = False
+        self._wake.set()
+        if self._task is not None:
+            task, self._task = self._task, None
+            try:
+                await asyncio.wait_for(task, 30)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+        self._fail_queued(MarketUnavailable("The market engine is shutting down; retry shortly."))
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            try:
+                await asyncio.wait_for(conn.close(), 5)
+            except Exception:
+                conn.terminate()
+
+    async def _connection(self) -> asyncpg.Connection:
+        conn = self._conn
+        if conn is None or conn.is_closed():
+            db = self.db
+            settings = {"application_name": "mycrypto-trade-engine"}
+            if getattr(db, "statement_timeout_ms", None):
+                settings["statement_timeout"] = str(db.statement_timeout_ms)
+            conn = self._conn = await asyncpg.connect(db.dsn, timeout=10, server_settings=settings)
+        return conn
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            conn.terminate()
+
+    def set_status(self, status: str) -> None:
+        if status != self.spec.status:
+            self.spec = self.spec.with_status(status)
+            self.feed.spec = self.spec
+
+    def submit(self, cmd: Any) -> asyncio.Future:
+        if not self.accepting:
+            raise MarketUnavailable("The market engine is not running here; retry shortly.")
+        if len(self._queue) >= MAX_QUEUE:
+            raise EngineOverloaded()
+        fut = asyncio.get_running_loop().create_future()
+        cmd.future = fut
+        self._queue.append(cmd)
+        self._wake.set()
+        return fut
+
+    def snapshot(self) -> list:
+        """The book's canonical snapshot (for restart/takeover comparisons)."""
+        return self.book.snapshot()
+
+    # ------------------------------------------------------------------ rebuild
+    async def rebuild(self) -> None:
+        """Load the book from the database's open orders in id (= time priority) order."""
+        async with self.db.acquire() as conn:
+            next_trade_id, update_id = await repo.engine_state(conn, self.spec.id)
+            states = await repo.open_orders_for_rebuild(conn, self.spec)
+        book = OrderBook(next_trade_id)
+        orders = {}
+        for o in states:
+            book.restore(o.id, o.user_id, o.side, o.price, o.remaining)
+            orders[o.id] = o
+        self.book, self.orders = book, orders
+        self.update_id = max(self.update_id, update_id)
+        self.dirty = False
+        self.feed.book = book
+        self.feed.update_id = self.update_id
+        self.feed._invalidate(trades=False)
+        self.feed.set_clean(True)
+
+    async def try_rebuild(self) -> bool:
+        """Rebuild if the book is dirty; False (and still dirty) while the database is unreachable."""
+        if not self.dirty:
+            return True
+        try:
+            await self.rebuild()
+            return True
+        except DB_DOWN:
+            return False
+
+    async def _load_market_data(self) -> None:
+        from ..marketdata import repository as mdrepo
+
+        async with self.db.acquire() as conn:
+            recent = await mdrepo.recent_trade_tuples(conn, self.spec, RECENT_TRADES_LOAD)
+            minutes = await mdrepo.minute_rows_24h(conn, self.spec)
+        self.feed.reset(self.book, self.update_id, recent, minutes)
+
+    # ------------------------------------------------------------------ the loop
+    async def _run(self) -> None:
+        queue = self._queue
+        while self.accepting:
+            if not queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            n = min(len(queue), self.batch_max)
+            cmds = [queue.popleft() for _ in range(n)]
+            try:
+                await self._process(cmds)
+            except Exception as exc:  # a bug: fail this batch, rebuild, keep serving the market
+                log.exception("engine batch failed", extra={"market": self.spec.symbol})
+                self.dirty = True
+                try:
+                    await asyncio.wait_for(self.try_rebuild(), 2)
+                except Exception:
+                    pass
+                self._fail(cmds, exc if isinstance(exc, AppError) else
+                           ServiceUnavailable("The order could not be processed; it was not executed."))
+        # stopping: what is still queued was never executed (stop() fails it with 503)
+
+    def _fail(self, cmds: list, exc: BaseException) -> None:
+        for cmd in cmds:
+            fut = cmd.future
+            if fut is not None and not fut.done():
+                fut.set_exception(exc)
+
+    def _fail_queued(self, exc: BaseException) -> None:
+        cmds = list(self._queue)
+        self._queue.clear()
+        self._fail(cmds, exc)
+
+    async def _process(self, cmds: list) -> None:
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                if self.dirty:
+                    await self.rebuild()
+                outcomes, batch, update_id, ms = await self._attempt(cmds)
+            except RETRYABLE as exc:
+                self.dirty = True
+                self.stats["retries"] += 1
+                log.warning("batch refused by the database; rebuilding and replaying",
+                            extra={"market": self.spec.symbol, "reason": str(exc), "attempt": attempts})
+                if attempts < MAX_ATTEMPTS:
+                    continue
+                self.stats["failed_batches"] += 1
+                try:
+                    await asyncio.wait_for(self.try_rebuild(), 2)
+                except TimeoutError:
+                    pass
+                self._fail(cmds, ServiceUnavailable("The order could not be committed; it was not executed."))
+                return
+            except repo.NotOwner:
+                log.error("engine fenced out: another replica owns the market", extra={"market": self.spec.symbol})
+                self.dirty = True
+                self.accepting = False
+                self._fail(cmds, MarketUnavailable())
+                self._fail_queued(MarketUnavailable())
+                if self.on_lost is not None:
+                    self.on_lost(self.spec.id)
+                return
+            except DB_DOWN as exc:
+                self.dirty = True
+                self._drop_connection()
+                self.stats["failed_batches"] += 1
+                log.error("database unavailable; batch not committed", extra={"market": self.spec.symbol,
+                                                                             "reason": repr(exc)})
+                # rebuild first (briefly), so a client told "not executed" never sees it on the book
+                try:
+                    await asyncio.wait_for(self.try_rebuild(), 2)
+                except TimeoutError:
+                    pass
+                self._fail(cmds, ServiceUnavailable("The database is unavailable; the order was not executed."))
+                return
+            break
+        # committed: publish, then acknowledge
+        self.stats["batches"] += 1
+        self.stats["commands"] += len(cmds)
+        if batch is not None:
+            self.update_id = update_id
+            self.feed.committed(batch.trades, update_id, ms, self.book)
+        else:
+            # every command was refused (or changed nothing): the book is as committed, so readers
+            # waiting for a clean feed must not wait for the next batch (issue 6 fix)
+            self.feed.set_clean(True)
+        for cmd, outcome in zip(cmds, outcomes):
+            fut = cmd.future
+            if fut is None or fut.done():
+                continue
+            if isinstance(outcome, BaseException):
+                fut.set_exception(outcome)
+            else:
+                fut.set_result(outcome)
+
+    async def _attempt(self, cmds: list) -> tuple[list, Batch | None, int, int]:
+        spec = self.spec
+        n_place = 0
+        accs: dict[int, int] = {}
+        pairs = []
+        for cmd in cmds:
+            if type(cmd) is Place:
+                n_place += 1
+                if cmd.intent.side == BUY:
+                    accs[cmd.quote_acc] = spec.quote_decimals
+                else:
+                    accs[cmd.base_acc] = spec.base_decimals
+                if cmd.intent.client_order_id is not None:
+                    pairs.append((cmd.user_id, cmd.intent.client_order_id))
+        avail: dict[int, int] = {}
+        existing: dict[tuple[int, str], int] = {}
+        timings = self.timings
+        t0 = time.perf_counter()
+        conn = await self._connection()
+        if n_place:
+            if len(self._ids) < n_place:
+                self._ids.extend(await repo.allocate_order_ids(conn, max(ID_BLOCK, n_place)))
+            avail = await repo.available_units(conn, list(accs), accs)
+            if pairs:
+                existing = await repo.find_client_order_ids(conn, pairs)
+        ms = time.time_ns() // 1_000_000
+        t1 = time.perf_counter()
+        timings["read"] += t1 - t0
+        self.feed.set_clean(False)
+        batch = Batch(spec, self.fee_account, self.orders, avail)
+        outcomes: list[Any] = []
+        seen: dict[tuple[int, str], int] = {}   # (user, client order id) -> index of its first command
+        for cmd in cmds:
+            t = type(cmd)
+            try:
+                if t is Place:
+                    coid = cmd.intent.client_order_id
+                    if coid is not None:
+                        key = (cmd.user_id, coid)
+                        if key in existing:
+                            outcomes.append(Duplicate(existing[key]))
+                            continue
+                        first = seen.get(key)
+                        if first is not None:
+                            outcomes.append(_SameAs(first))   # resolved to the first order's id below
+                            continue
+                        seen[key] = len(outcomes)
+                    outcomes.append(self._place(cmd, batch, ms))
+                elif t is Cancel:
+                    outcomes.append(self._cancel(cmd, batch, ms))
+                elif t is Amend:
+                    outcomes.append(self._amend(cmd, batch, ms))
+                elif t is CancelAll:
+                    outcomes.append(self._cancel_all(cmd, batch, ms))
+                else:
+                    raise TypeError(f"unknown command {cmd!r}")
+            except AppError as exc:
+                outcomes.append(exc)
+        # duplicates of an order placed earlier in this same batch
+        for i, outcome in enumerate(outcomes):
+            if type(outcome) is _SameAs:
+                first = outcomes[outcome.index]
+                outcomes[i] = Duplicate(first.order_id) if isinstance(first, OrderResult) else first
+        if batch.empty:
+            return outcomes, None, self.update_id, ms
+        update_id = self.update_id + 1
+        postings = batch.postings()
+        holds = batch.hold_changes()
+        candles = batch_candles(batch.trades)
+        t2 = time.perf_counter()
+        timings["match"] += t2 - t1
+        # the batch's unit of work: one transaction on the sequencer's connection, rolled back on any error
+        async with conn.transaction():
+            posting_ids = await apply_changes(conn, postings, holds)
+            t3 = time.perf_counter()
+            await repo.write_batch(conn, spec, self.epoch, update_id, batch.new_orders,
+                                   list(batch.touched.values()), batch.trades, posting_ids, candles)
+            t4 = time.perf_counter()
+        t5 = time.perf_counter()
+        timings["ledger"] += t3 - t2
+        timings["write"] += t4 - t3
+        timings["commit"] += t5 - t4
+        for o in batch.new_orders:
+            o.is_new = False
+        return outcomes, batch, update_id, ms
+
+    # ------------------------------------------------------------------ commands
+    def _next_id(self) -> int:
+        return self._ids.popleft()
+
+    def _place(self, cmd: Place, batch: Batch, ms: int) -> OrderResult:
+        spec = self.spec
+        if spec.halted:
+            raise MarketHalted()
+        it = cmd.intent
+        book = self.book
+        side = it.side
+        limit_price = it.price_ticks
+        if it.kind == LIMIT:
+            if it.post_only:
+                best = book.best_ask() if side == BUY else book.best_bid()
+                if best is not None and (best <= limit_price if side == BUY else best >= limit_price):
+                    raise PostOnlyWouldTake()
+        elif it.qty_lots:
+            # market by base quantity: the notional rule is checked against the best opposite price
+            bids, asks = book.depth(1)
+            top = asks if side == BUY else bids
+            if top:
+                try:
+                    check_notional(spec, spec.cost_units(top[0][0], it.qty_lots))
+                except OrderRuleError as err:
+                    raise InvalidOrder.from_rule(err) from None
+                if side == BUY:
+                    limit_price = self._worst_ask(it.qty_lots)
+        oid = self._next_id()
+        order = OrderState(oid, cmd.user_id, side, it.kind, tif=it.tif, post_only=it.post_only, stp=it.stp,
+                           price=it.price_ticks, qty=it.qty_lots, quote_qty=it.quote_units, base_acc=cmd.base_acc,
+                           quote_acc=cmd.quote_acc, coid=it.client_order_id, created_ms=ms, limit_price=limit_price)
+        hold = initial_hold(spec, side, limit_price, it.qty_lots, it.quote_units)
+        try:
+            batch.place_hold(order, hold, spec.quote if side == BUY else spec.base)
+        except InsufficientHold as exc:
+            self._ids.appendleft(oid)   # unused: keep ids dense-ish and in order
+            raise InsufficientFunds(f"Insufficient {exc.asset} balance.", details={"asset": exc.asset}) from None
+        batch.add_new(order)
+        if it.kind == LIMIT:
+            evs = book.limit(oid, cmd.user_id, side, it.price_ticks, it.qty_lots, it.tif, it.post_only, it.stp)
+        elif it.quote_units:
+            budget = it.quote_units // spec.quote_per_ticklot
+            evs = (book.market(oid, cmd.user_id, BUY, quote_budget=budget, stp=it.stp) if budget
+                   else [(EV_DONE, oid, EXPIRED, 0, D_NO_LIQUIDITY)])
+        elif side == BUY:
+            # executed as IOC at the deepest price needed: the hold above bounds its cost
+            evs = (book.limit(oid, cmd.user_id, BUY, limit_price, it.qty_lots, IOC, False, it.stp) if limit_price
+                   else [(EV_DONE, oid, EXPIRED, it.qty_lots, D_NO_LIQUIDITY)])
+        else:
+            evs = book.market(oid, cmd.user_id, side, qty=it.qty_lots, stp=it.stp)
+        fills: list[tuple] = []
+        batch.apply(evs, order, ms, fills)
+        if order.kind != LIMIT and order.reason == D_IOC:
+            order.reason = D_MARKET
+        if order.status == "rejected":
+            raise SettlementError(f"engine rejected validated order {oid}: {evs}")
+        return result_from_state(spec, order, fills)
+
+    def _worst_ask(self, qty_lots: int) -> int:
+        n = 16
+        while True:
+            _, asks = self.book.depth(n)
+            price, available = worst_price(asks, qty_lots)
+            if available >= qty_lots or len(asks) < n:
+                return price
+            n *= 4
+
+    def _owned(self, user_id: int, order_id: int) -> OrderState:
+        order = self.orders.get(order_id)
+        if order is None or order.user_id != user_id:
+            raise OrderNotOpen() if order is None else OrderNotFound()
+        return order
+
+    def _cancel(self, cmd: Cancel, batch: Batch, ms: int) -> OrderResult:
+        order = self._owned(cmd.user_id, cmd.order_id)
+        batch.apply(self.book.cancel(order.id), None, ms)
+        return result_from_state(self.spec, order)
+
+    def _cancel_all(self, cmd: CancelAll, batch: Batch, ms: int) -> list[OrderResult]:
+        evs = self.book.cancel_all(cmd.user_id)
+        orders = [self.orders[ev[1]] for ev in evs]
+        batch.apply(evs, None, ms)
+        return [result_from_state(self.spec, o) for o in orders]
+
+    def _amend(self, cmd: Amend, batch: Batch, ms: int) -> OrderResult:
+        order = self._owned(cmd.user_id, cmd.order_id)
+        new_rem = cmd.new_qty_lots - order.filled
+        evs = self.book.amend(order.id, new_rem) if new_rem > 0 else []
+        if not evs:
+            raise InvalidAmend()
+        batch.apply(evs, None, ms)
+        return result_from_state(self.spec, order)
