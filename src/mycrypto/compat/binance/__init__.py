@@ -1,0 +1,9 @@
+"""The Binance-compatible spot REST API at /api/v3 (docs/binance-api.md).
+
+An adapter over `trading.service.TradeService`, the API-key authentication of `auth.apikeys`, the
+wallet's balances and the shared rate limiter, so that ccxt, freqtrade and Binance bots work against
+MyCrypto unmodified. Layout: `domain/` (pure: codes, parameters, symbols, intervals, weights),
+`schemas.py` (Binance JSON shapes), `errors.py` (AppError -> {"code", "msg"}), `service.py` (use
+cases), `repository.py` (the few ascending/time-window reads the trade service has no call for),
+`api.py` (the router, mounted by trading/api.py).
+"""

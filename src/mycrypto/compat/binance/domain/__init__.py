@@ -1,0 +1,1 @@
+"""Pure rules of the Binance adapter: error codes, parameter parsing, symbols, intervals, weights."""
