@@ -67,14 +67,55 @@ class Settings(BaseSettings):
     # --- wallet ----------------------------------------------------------------------------------
     faucet_enabled: bool = Field(True, alias="FAUCET_ENABLED")
     chain_simulator: bool = Field(True, alias="CHAIN_SIMULATOR")
+    # (issue 4, docs/wallet.md) A real node/custodian integration as "package.module:factory"
+    # (factory(settings, db) -> wallet.chain.ChainAdapter); empty = the simulator outside production.
+    chain_adapter: str = Field("", alias="CHAIN_ADAPTER")
+    # Seconds between runs of the deposit watcher + withdrawal processor; 0 turns the background loop
+    # off (tests drive it by hand; `mycrypto wallet scan` runs one round).
+    wallet_watch_interval_s: float = Field(2.0, alias="WALLET_WATCH_INTERVAL_SECONDS", ge=0, le=3600)
 
     # --- trade -----------------------------------------------------------------------------------
     trade_markets: list[str] = Field(default_factory=list, alias="TRADE_MARKETS")  # empty = all markets
     trade_batch_max: int = Field(500, alias="TRADE_BATCH_MAX", ge=1)
+    # --- trade engine ownership and reads (issue 5; see docs/trading.md) -------------------------
+    # false = this replica runs no matching engine (API only; order commands are forwarded to owners)
+    trade_engines: bool = Field(True, alias="TRADE_ENGINES")
+    # how often a replica retries to take free markets, heartbeats and follows halts made elsewhere
+    trade_owner_poll_s: float = Field(1.0, alias="TRADE_OWNER_POLL_SECONDS", gt=0, le=60)
+    # URL other replicas forward order commands to (default: PUBLIC_URL or http://HOST:PORT)
+    trade_advertise_url: str = Field("", alias="TRADE_ADVERTISE_URL")
+    trade_forward_timeout_s: float = Field(10.0, alias="TRADE_FORWARD_TIMEOUT_SECONDS", gt=0, le=120)
+    # non-owner replicas serve order book / trades / ticker from the database, cached this long
+    trade_read_cache_ms: int = Field(500, alias="TRADE_READ_CACHE_MS", ge=0, le=60000)
+
+    # --- Binance-compatible API /api/v3 (issue 6; see docs/binance-api.md) -----------------------
+    # REQUEST_WEIGHT per minute per client IP (Binance's default is 6000) and new orders per 10 s per user
+    binance_weight_per_minute: int = Field(6000, alias="BINANCE_WEIGHT_PER_MINUTE", ge=1)
+    binance_orders_per_10s: int = Field(100, alias="BINANCE_ORDERS_PER_10S", ge=1)
+
+    # --- auth + notifier (issue 3; see docs/auth.md and docs/email.md) ---------------------------
+    # argon2id cost; changing these makes every hash re-hash at its owner's next login.
+    argon2_time_cost: int = Field(3, alias="ARGON2_TIME_COST", ge=1, le=20)
+    argon2_memory_kib: int = Field(65536, alias="ARGON2_MEMORY_KIB", ge=1024, le=1048576)
+    argon2_parallelism: int = Field(4, alias="ARGON2_PARALLELISM", ge=1, le=16)
+    email_verify_ttl_s: int = Field(48 * 3600, alias="EMAIL_VERIFY_TTL_SECONDS", ge=300)
+    password_reset_ttl_s: int = Field(3600, alias="PASSWORD_RESET_TTL_SECONDS", ge=300)
+    # Redis key prefix of the rate limiter (lets several deployments or test runs share one Redis).
+    rate_limit_prefix: str = Field("mycrypto:rl:", alias="RATE_LIMIT_PREFIX")
+    email_queue: str = Field("mycrypto.email", alias="EMAIL_QUEUE")  # RabbitMQ queue (+ .retry/.dead)
+    email_max_attempts: int = Field(6, alias="EMAIL_MAX_ATTEMPTS", ge=1, le=50)
+    email_retry_base_s: float = Field(2.0, alias="EMAIL_RETRY_BASE_SECONDS", gt=0, le=3600)
+    # Consume the email queue inside the web process too (`mycrypto up`); unset = on outside production.
+    notifier_in_process: bool | None = Field(None, alias="NOTIFIER_IN_PROCESS")
 
     @field_validator("database_url", "redis_url", "amqp_url", "smtp_url", mode="before")
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("notifier_in_process", mode="before")
+    @classmethod
+    def _blank_is_auto(cls, v: object) -> object:  # NOTIFIER_IN_PROCESS= (blank) means "auto"
         return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("database_url")
