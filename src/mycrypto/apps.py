@@ -21,6 +21,7 @@ from .common.errors import install_error_handlers
 from .common.health import health_response
 from .common.http import PlatformMiddleware
 from .common.jsonresp import JsonResponse
+from .common.routing import IndexedDispatch
 from .config import Settings
 from .container import Container
 
@@ -71,6 +72,7 @@ def create_app(settings: Settings, services: Sequence[str] = ALL_SERVICES, *,
         app.include_router(module.router)
     _add_health_routes(app, name, services)
     _add_docs_route(app)
+    app.router.middleware_stack = IndexedDispatch(app.router)
     # A service may answer its hottest endpoints with a pure-ASGI fast path (api.asgi_fast_path, an
     # ASGI middleware class) in front of FastAPI's router; it sits inside CORS and PlatformMiddleware,
     # so request ids, security headers and the body limit still apply (see docs/trading.md).
