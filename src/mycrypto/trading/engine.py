@@ -8,9 +8,9 @@ everything queued (up to TRADE_BATCH_MAX) as one batch:
    in one more, which of its client order ids already exist);
 2. for each command, checks and places the hold against a running in-memory copy of those balances,
    runs the matching core and maps its events to settlements (`domain.settlement.Batch`);
-3. writes the whole batch in ONE transaction - `wallet.repository.apply_changes` with all postings and
-   holds, then one statement that fences the epoch, inserts/updates orders, inserts trades and
-   upserts candles - and COMMITS;
+3. writes the whole batch with ONE call that is its own transaction (`repository.commit_batch` ->
+   trade.commit_batch: fence the epoch, apply the ledger - the same wallet.apply_changes every balance
+   change goes through - insert/update orders, insert trades, upsert candles);
 4. only then resolves the futures (acknowledged = committed) and publishes market data.
 
 If the commit fails nothing was acknowledged. A refusal the data explains (a withdrawal raced the
@@ -36,7 +36,7 @@ from ..db.database import DatabaseUnavailable
 from ..marketdata.candles import batch_candles
 from ..marketdata.feed import MarketFeed
 from ..wallet.errors import InsufficientFunds
-from ..wallet.repository import apply_changes
+from ..wallet.repository import ledger_arguments
 from . import repository as repo
 from .domain.market import MarketSpec
 from .domain.matching import BUY, EV_DONE, EXPIRED, IOC, D_IOC, D_MARKET, D_NO_LIQUIDITY, OrderBook
@@ -119,8 +119,8 @@ class MarketEngine:
         self.dirty = True             # the book must be rebuilt from the database before the next batch
         self.accepting = False
         self.stats = {"batches": 0, "commands": 0, "retries": 0, "failed_batches": 0}
-        # seconds spent per phase of the committed batches (reads, matching, ledger, write, commit)
-        self.timings = {"read": 0.0, "match": 0.0, "ledger": 0.0, "write": 0.0, "commit": 0.0}
+        # seconds per phase of committed batches: reads, matching, ledger encoding, write+commit (one call)
+        self.timings = {"read": 0.0, "match": 0.0, "ledger": 0.0, "write": 0.0}
         self._queue: deque = deque()
         self._wake = asyncio.Event()
         self._ids: deque[int] = deque()
@@ -395,17 +395,15 @@ class MarketEngine:
         candles = batch_candles(batch.trades)
         t2 = time.perf_counter()
         timings["match"] += t2 - t1
-        # the batch's unit of work: one transaction on the sequencer's connection, rolled back on any error
-        async with conn.transaction():
-            posting_ids = await apply_changes(conn, postings, holds)
-            t3 = time.perf_counter()
-            await repo.write_batch(conn, spec, self.epoch, update_id, batch.new_orders,
-                                   list(batch.touched.values()), batch.trades, posting_ids, candles)
-            t4 = time.perf_counter()
-        t5 = time.perf_counter()
+        ledger = ledger_arguments(postings, holds)
+        t3 = time.perf_counter()
+        # the batch's unit of work: ONE call that is its own transaction (fence, ledger, orders, trades,
+        # candles); the connection is never inside an explicit transaction here.
+        await repo.commit_batch(conn, spec, self.epoch, update_id, batch.new_orders, list(batch.touched.values()),
+                                batch.trades, candles, ledger)
+        t4 = time.perf_counter()
         timings["ledger"] += t3 - t2
         timings["write"] += t4 - t3
-        timings["commit"] += t5 - t4
         for o in batch.new_orders:
             o.is_new = False
         return outcomes, batch, update_id, ms

@@ -5,7 +5,7 @@ a dedicated connection that stays open for the life of the process: if the proce
 connection drops, PostgreSQL frees the lock and another replica's poll takes the market over. On
 acquiring a market we bump its fencing epoch in `trade.market_engine` (and advertise our URL there),
 rebuild the book from the open orders in id order, and start its sequencer. Every batch commit
-checks the epoch (see repository.write_batch), so a replica that lost its lock without noticing
+checks the epoch (see repository.commit_batch), so a replica that lost its lock without noticing
 cannot commit again once a successor has claimed the market.
 
 Replicas that do not own a market keep polling (TRADE_OWNER_POLL_SECONDS) to take it over, follow

@@ -2,8 +2,8 @@
 
 Every function receives a connection (or pool) and never commits. In the group commit, amounts
 travel as integers (ticks, lots, minor units) written as strings inside one JSON document per row set
-and are scaled in SQL by exact NUMERIC factors: cheap to encode, exact, unbounded. `write_batch` is the group commit's single
-statement: fence the epoch, insert new orders, update changed ones, insert trades, upsert candles.
+and are scaled in SQL by exact NUMERIC factors: cheap to encode, exact, unbounded. `commit_batch` is the group
+commit's single call (trade.commit_batch): fence the epoch, apply the ledger, write orders, trades and candles.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from ..wallet.repository import translate_ledger_error
 from .domain.market import PPM, MarketSpec
 from .domain.settlement import OPEN_STATUSES, OrderState
 
@@ -166,57 +167,10 @@ async def find_client_order_ids(conn: Any, pairs: Sequence[tuple[int, str]]) -> 
 # Each row set travels as ONE json parameter (an array of arrays, amounts as strings of integers:
 # exact and unbounded) instead of one array parameter per column: asyncpg then encodes 4 values per
 # batch instead of ~40 per order, which was the largest client-side cost of the commit.
-_WRITE_BATCH = """
-WITH fence AS (
-    UPDATE trade.market_engine SET book_update_id = $3
-     WHERE market_id = $1 AND epoch = $2 RETURNING 1
-), new_orders AS (
-    INSERT INTO trade.spot_order (id, user_id, market_id, client_order_id, side, type, time_in_force, post_only,
-        stp, price, quantity, quote_quantity, filled_quantity, filled_quote, fee_total, fee_exact, hold_asset,
-        hold_amount, hold_remaining, status, reason, created_at, updated_at)
-    SELECT (n->>0)::bigint, (n->>1)::bigint, $1, n->>2, (n->>3)::trade.order_side, (n->>4)::trade.order_type,
-           (n->>5)::trade.time_in_force, (n->>6)::boolean, (n->>7)::trade.stp_mode,
-           (n->>8)::numeric * $4, (n->>9)::numeric * $5, (n->>10)::numeric * $6,
-           (n->>11)::numeric * $5, (n->>12)::numeric * $6, (n->>13)::numeric * $6, (n->>14)::numeric * $8,
-           CASE WHEN n->>3 = 'buy' THEN $9 ELSE $10 END,
-           (n->>15)::numeric * CASE WHEN n->>3 = 'buy' THEN $6 ELSE $7 END,
-           (n->>16)::numeric * CASE WHEN n->>3 = 'buy' THEN $6 ELSE $7 END,
-           (n->>17)::trade.order_status, n->>18,
-           'epoch'::timestamptz + (n->>19)::bigint * interval '1 millisecond',
-           'epoch'::timestamptz + (n->>20)::bigint * interval '1 millisecond'
-      FROM json_array_elements($11::text::json) AS n
-), changed AS (
-    UPDATE trade.spot_order o
-       SET quantity = (u->>1)::numeric * $5, filled_quantity = (u->>2)::numeric * $5,
-           filled_quote = (u->>3)::numeric * $6, fee_total = (u->>4)::numeric * $6,
-           fee_exact = (u->>5)::numeric * $8,
-           hold_remaining = (u->>6)::numeric * CASE WHEN o.side = 'buy' THEN $6 ELSE $7 END,
-           status = (u->>7)::trade.order_status, reason = u->>8,
-           updated_at = 'epoch'::timestamptz + (u->>9)::bigint * interval '1 millisecond'
-      FROM json_array_elements($12::text::json) AS u
-     WHERE o.id = (u->>0)::bigint
-), trades AS (
-    INSERT INTO trade.trade (market_id, id, taker_order_id, maker_order_id, taker_side, price, quantity,
-        quote_quantity, buyer_user_id, seller_user_id, buyer_fee, seller_fee, fee_asset, posting_id, created_at)
-    SELECT $1, (t->>0)::bigint, (t->>1)::bigint, (t->>2)::bigint, (t->>3)::trade.order_side,
-           (t->>4)::numeric * $4, (t->>5)::numeric * $5, (t->>6)::numeric * $6,
-           (t->>7)::bigint, (t->>8)::bigint, (t->>9)::numeric * $6, (t->>10)::numeric * $6, $9,
-           (t->>11)::bigint, 'epoch'::timestamptz + (t->>12)::bigint * interval '1 millisecond'
-      FROM json_array_elements($13::text::json) AS t
-), candles AS (
-    INSERT INTO trade.candle AS c (market_id, interval, open_time, open, high, low, close, volume, quote_volume,
-        trade_count, first_trade_id, last_trade_id)
-    SELECT $1, k->>0, 'epoch'::timestamptz + (k->>1)::bigint * interval '1 millisecond',
-           (k->>2)::numeric * $4, (k->>3)::numeric * $4, (k->>4)::numeric * $4, (k->>5)::numeric * $4,
-           (k->>6)::numeric * $5, (k->>7)::numeric * $6, (k->>8)::int, (k->>9)::bigint, (k->>10)::bigint
-      FROM json_array_elements($14::text::json) AS k
-    ON CONFLICT (market_id, interval, open_time) DO UPDATE
-       SET high = greatest(c.high, EXCLUDED.high), low = least(c.low, EXCLUDED.low), close = EXCLUDED.close,
-           volume = c.volume + EXCLUDED.volume, quote_volume = c.quote_volume + EXCLUDED.quote_volume,
-           trade_count = c.trade_count + EXCLUDED.trade_count, last_trade_id = EXCLUDED.last_trade_id
-)
-SELECT count(*) FROM fence
-"""
+_COMMIT_BATCH = ("SELECT trade.commit_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb, "
+                 "$12::text::jsonb, $13::text::jsonb, $14::text::jsonb, $15::bigint[], $16::text[]::numeric[], "
+                 "$17::text[]::numeric[], $18::text[], $19::text[], $20::text[], $21::text[], $22::int[], "
+                 "$23::bigint[], $24::text[], $25::text[], $26::text[]::numeric[])")
 
 
 def _scales(spec: MarketSpec) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
@@ -228,10 +182,12 @@ def _dumps(rows: list) -> str:
     return orjson.dumps(rows).decode()
 
 
-async def write_batch(conn: Any, spec: MarketSpec, epoch: int, update_id: int, new_orders: Sequence[OrderState],
-                      changed: Sequence[OrderState], trades: Sequence[tuple], posting_ids: Sequence[int],
-                      candles: Sequence[tuple]) -> None:
-    """Write one batch (inside the caller's transaction, after `apply_changes`); raise NotOwner if fenced."""
+async def commit_batch(conn: Any, spec: MarketSpec, epoch: int, update_id: int, new_orders: Sequence[OrderState],
+                       changed: Sequence[OrderState], trades: Sequence[tuple], candles: Sequence[tuple],
+                       ledger: Sequence[list]) -> None:
+    """Commit one batch with ONE call to trade.commit_batch (migration 014), which must run outside an
+    explicit transaction (it is its own). `ledger` = wallet.repository.ledger_arguments(postings, holds),
+    postings in trade order. Raises NotOwner if fenced, the ledger's domain errors if refused."""
     tick, lot, qunit, bunit, feeunit = _scales(spec)
     s = str
     new_rows = [(o.id, o.user_id, o.coid, SIDE_NAME[o.side], TYPE_NAME[o.kind], TIF_NAME[o.tif], o.post_only,
@@ -241,13 +197,16 @@ async def write_batch(conn: Any, spec: MarketSpec, epoch: int, update_id: int, n
                 for o in new_orders]
     changed_rows = [(o.id, s(o.qty), s(o.filled), s(o.filled_quote), s(o.fee), s(o.fee_exact), s(o.hold_rem),
                      o.status, o.reason, o.updated_ms) for o in changed]
-    trade_rows = [(t[0], t[1], t[2], SIDE_NAME[t[3]], s(t[4]), s(t[5]), s(t[6]), t[7], t[8], s(t[9]), s(t[10]), pid,
-                   t[11]) for t, pid in zip(trades, posting_ids)]
+    trade_rows = [(t[0], t[1], t[2], SIDE_NAME[t[3]], s(t[4]), s(t[5]), s(t[6]), t[7], t[8], s(t[9]), s(t[10]), t[11])
+                  for t in trades]
     candle_rows = [(iv, open_ms, s(o), s(h), s(lo), s(c), s(v), s(qv), n, first, last)
                    for iv, open_ms, o, h, lo, c, v, qv, n, first, last in candles]
-    fenced = await conn.fetchval(_WRITE_BATCH, spec.id, epoch, update_id, tick, lot, qunit, bunit, feeunit,
-                                 spec.quote, spec.base, _dumps(new_rows), _dumps(changed_rows), _dumps(trade_rows),
-                                 _dumps(candle_rows))
+    try:
+        fenced = await conn.fetchval(_COMMIT_BATCH, spec.id, epoch, update_id, tick, lot, qunit, bunit, feeunit,
+                                     spec.quote, spec.base, _dumps(new_rows), _dumps(changed_rows),
+                                     _dumps(trade_rows), _dumps(candle_rows), *ledger)
+    except (asyncpg.CheckViolationError, asyncpg.ForeignKeyViolationError) as exc:
+        raise translate_ledger_error(exc) from None
     if fenced != 1:
         raise NotOwner(f"market {spec.symbol}: epoch {epoch} was superseded")
 

@@ -3,7 +3,7 @@ code that changes balances.
 
 `apply_changes` locks every touched account row in ascending id order (so concurrent transactions
 never deadlock on each other), refuses a user balance going negative with `InsufficientFunds`,
-updates the balances and writes the postings and their legs in one statement. The caller owns the
+updates the balances and writes the postings and their legs (one SQL function call, migration 014). The caller owns the
 transaction (unit of work); nothing here commits.
 """
 from __future__ import annotations
@@ -18,71 +18,75 @@ from .domain.assets import AssetRules
 from .domain.ledger import Hold, Posting, net_changes
 from .errors import AccountMissing, InsufficientFunds
 
-_INSERT_POSTINGS = """
-WITH p AS (
-    SELECT nextval(pg_get_serial_sequence('wallet.posting', 'id')) AS id, u.ord, u.kind, u.ref_type,
-           u.ref_id, u.memo
-      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
-           AS u(kind, ref_type, ref_id, memo, ord)
-), ins AS (
-    INSERT INTO wallet.posting (id, kind, ref_type, ref_id, memo) OVERRIDING SYSTEM VALUE
-    SELECT id, kind::wallet.posting_kind, ref_type, ref_id, memo FROM p
-), legs AS (
-    INSERT INTO wallet.posting_leg (posting_id, account_id, asset, bucket, amount)
-    SELECT p.id, l.account_id, l.asset, l.bucket::wallet.balance_bucket, l.amount
-      FROM unnest($5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::numeric[])
-           AS l(ord, account_id, asset, bucket, amount)
-      JOIN p ON p.ord = l.ord
-)
-SELECT id FROM p ORDER BY ord
-"""
+_APPLY = ("SELECT wallet.apply_changes($1::bigint[], $2::text[]::numeric[], $3::text[]::numeric[], $4::text[], "
+          "$5::text[], $6::text[], $7::text[], $8::int[], $9::bigint[], $10::text[], $11::text[], "
+          "$12::text[]::numeric[])")
 
 
 async def apply_changes(conn: asyncpg.Connection, postings: Sequence[Posting] = (),
                         holds: Iterable[Hold] = ()) -> list[int]:
-    """Apply postings and holds atomically (within the caller's transaction); return posting ids."""
-    changes = net_changes(postings, holds)
-    ids = sorted(changes.deltas)
-    if ids:
-        rows = await conn.fetch(
-            "SELECT id, kind, asset, available, locked FROM wallet.account "
-            "WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", ids)
-        if len(rows) != len(ids):
-            missing = set(ids) - {r["id"] for r in rows}
-            raise AccountMissing(f"accounts {sorted(missing)} do not exist")
-        for row in rows:
-            d = changes.deltas[row["id"]]
-            if row["kind"] == "user" and (row["available"] + d.available < 0 or row["locked"] + d.locked < 0):
-                raise InsufficientFunds(f"Insufficient {row['asset']} balance.",
-                                        details={"asset": row["asset"]})
-        await conn.execute(
-            "UPDATE wallet.account a SET available = a.available + d.da, locked = a.locked + d.dl, "
-            "updated_at = now() FROM unnest($1::bigint[], $2::numeric[], $3::numeric[]) AS d(id, da, dl) "
-            "WHERE a.id = d.id",
-            ids, [changes.deltas[i].available for i in ids], [changes.deltas[i].locked for i in ids])
-    if not postings:
+    """Apply postings and holds atomically (within the caller's transaction); return posting ids.
+
+    One round trip: the SQL function wallet.apply_changes (migration 014) locks the touched accounts in
+    id order, refuses negatives, updates balances and inserts postings with their legs.
+    """
+    args = ledger_arguments(postings, holds)
+    if not args[0] and not args[3]:
         return []
-    return await insert_postings(conn, postings)
+    try:
+        ids = await conn.fetchval(_APPLY, *args)
+    except (asyncpg.CheckViolationError, asyncpg.ForeignKeyViolationError) as exc:
+        raise translate_ledger_error(exc) from None
+    return list(ids or [])
 
 
-async def insert_postings(conn: asyncpg.Connection, postings: Sequence[Posting]) -> list[int]:
-    """Write postings and legs (one statement). Balances must be updated by the caller: use apply_changes."""
+def ledger_arguments(postings: Sequence[Posting] = (), holds: Iterable[Hold] = ()) -> tuple[list, ...]:
+    """The 12 arrays wallet.apply_changes takes (also passed through by trade.commit_batch)."""
+    changes = net_changes(postings, holds)
+    acc_ids = sorted(changes.deltas)
+    deltas = changes.deltas
+    return (acc_ids, [_text(deltas[i].available) for i in acc_ids], [_text(deltas[i].locked) for i in acc_ids],
+            *_posting_arrays(postings))
+
+
+def translate_ledger_error(exc: asyncpg.PostgresError) -> Exception:
+    """The domain error behind a refusal raised by wallet.apply_changes (or the exception itself)."""
+    constraint = getattr(exc, "constraint_name", None)
+    if constraint == "insufficient_funds":
+        asset = getattr(exc, "detail", None) or "the"
+        return InsufficientFunds(f"Insufficient {asset} balance.", details={"asset": asset})
+    if constraint == "account_missing":
+        return AccountMissing(str(exc))
+    return exc
+
+
+def _posting_arrays(postings: Sequence[Posting]) -> tuple[list, ...]:
     kinds, ref_types, ref_ids, memos = [], [], [], []
-    leg_ord, leg_acc, leg_asset, leg_bucket, leg_amount = [], [], [], [], []
+    ords, accounts, assets, buckets, amounts = [], [], [], [], []
     for n, posting in enumerate(postings, 1):
         kinds.append(posting.kind)
         ref_types.append(posting.ref_type)
         ref_ids.append(posting.ref_id)
         memos.append(posting.memo)
         for leg in posting.legs:
-            leg_ord.append(n)
-            leg_acc.append(leg.account_id)
-            leg_asset.append(leg.asset)
-            leg_bucket.append(leg.bucket)
-            leg_amount.append(leg.amount)
-    rows = await conn.fetch(_INSERT_POSTINGS, kinds, ref_types, ref_ids, memos,
-                            leg_ord, leg_acc, leg_asset, leg_bucket, leg_amount)
-    return [r["id"] for r in rows]
+            ords.append(n)
+            accounts.append(leg.account_id)
+            assets.append(leg.asset)
+            buckets.append(leg.bucket)
+            amounts.append(_text(leg.amount))
+    return kinds, ref_types, ref_ids, memos, ords, accounts, assets, buckets, amounts
+
+
+def _text(amount: Decimal) -> str:
+    """Exact plain-notation text for PostgreSQL's numeric input (never a float)."""
+    return format(amount, "f")
+
+
+async def insert_postings(conn: asyncpg.Connection, postings: Sequence[Posting]) -> list[int]:
+    """Write postings and legs WITHOUT touching balances (tests use it to prove the database refuses
+    an unbalanced posting). Production code changes balances only through apply_changes."""
+    ids = await conn.fetchval(_APPLY, [], [], [], *_posting_arrays(postings))
+    return list(ids or [])
 
 
 async def ensure_user_accounts(conn: asyncpg.Connection | asyncpg.Pool, user_id: int,
