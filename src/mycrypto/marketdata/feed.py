@@ -24,6 +24,7 @@ from .views import (DepthSnapshot, Rolling24h, Ticker, depth_dict, depth_snapsho
 RECENT_TRADES = 1000
 MIN_CAPTURE = 100          # levels per side captured at least (so most depth limits share one capture)
 MAX_DEPTH = 5000
+CAPTURED_PER_BATCH = 100   # levels per side the engine captures with each pipelined batch
 
 
 def now_ms() -> int:
@@ -67,8 +68,11 @@ class MarketFeed:
         else:
             self._clean_event.clear()
 
-    def committed(self, trades: list[tuple], update_id: int, ms: int, book: Any) -> None:
-        """A batch committed: `trades` are engine trade tuples (see Batch.trades)."""
+    def committed(self, trades: list[tuple], update_id: int, ms: int, book: Any, levels: tuple | None = None,
+                  clean: bool = True) -> None:
+        """A batch committed: `trades` are engine trade tuples (see Batch.trades). With a pipelined
+        engine the book may already hold the next, uncommitted batch (`clean` False): then `levels`
+        ((bids, asks) captured right after this batch) is what readers get for this version."""
         self.book = book
         self.update_id = update_id
         self.update_ms = ms
@@ -77,7 +81,9 @@ class MarketFeed:
             self.trades.append((tid, px, q, cost, side, t_ms))
             self.rolling.add(tid, px, q, cost, t_ms)
         self._invalidate(trades=bool(trades))
-        self.set_clean(True)
+        if levels is not None:
+            self._levels = (update_id, CAPTURED_PER_BATCH, levels[0], levels[1])
+        self.set_clean(clean)
 
     def _invalidate(self, trades: bool) -> None:
         self._levels = None

@@ -34,7 +34,7 @@ import asyncpg
 from ..common.errors import AppError, ServiceUnavailable
 from ..db.database import DatabaseUnavailable
 from ..marketdata.candles import batch_candles
-from ..marketdata.feed import MarketFeed
+from ..marketdata.feed import CAPTURED_PER_BATCH, MarketFeed
 from ..wallet.errors import InsufficientFunds
 from ..wallet.repository import ledger_arguments
 from . import repository as repo
@@ -53,6 +53,7 @@ DB_DOWN = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asy
 RETRYABLE = (InsufficientFunds, asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError,
              asyncpg.SerializationError)
 MAX_ATTEMPTS = 3
+MAX_RESENDS = 5   # a batch that lost the race to the sequence fence is sent again at most this often
 ID_BLOCK = 1000
 MAX_QUEUE = 20_000
 RECENT_TRADES_LOAD = 1000
@@ -66,6 +67,7 @@ class Place:
     base_acc: int
     quote_acc: int
     future: asyncio.Future = field(default=None)  # type: ignore[assignment]
+    fresh: bool = False   # requeued after a projected balance looked short: decide on fresh reads
 
 
 @dataclass(slots=True)
@@ -101,6 +103,25 @@ class _SameAs:
     index: int
 
 
+_REQUEUE = object()   # outcome: short of funds on a projected balance; retried after the batch in flight
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A matched batch: its commands and outcomes, its commit in flight (None: nothing to write)."""
+
+    cmds: list
+    outcomes: list
+    batch: Batch | None
+    update_id: int
+    ms: int
+    task: asyncio.Task | None
+    args: tuple | None               # the encoded commit (kept to resend after a fence race)
+    slot: int                        # which of the engine's two connections it commits on
+    levels: tuple | None             # depth captured right after this batch (published at its commit)
+    coids: dict[tuple[int, str], int]  # client order ids this batch places -> order id
+
+
 class MarketEngine:
     """Owns one market's book while this process holds the market (see trading.registry)."""
 
@@ -118,16 +139,19 @@ class MarketEngine:
         self.feed = MarketFeed(spec)
         self.dirty = True             # the book must be rebuilt from the database before the next batch
         self.accepting = False
-        self.stats = {"batches": 0, "commands": 0, "retries": 0, "failed_batches": 0}
-        # seconds per phase of committed batches: reads, matching, ledger encoding, write+commit (one call)
-        self.timings = {"read": 0.0, "match": 0.0, "ledger": 0.0, "write": 0.0}
+        self.stats = {"batches": 0, "commands": 0, "retries": 0, "failed_batches": 0, "resends": 0}
+        # seconds per phase: reads, matching+encoding, write (send to commit, including the wait for
+        # the previous pipelined batch)
+        self.timings = {"read": 0.0, "match": 0.0, "write": 0.0}
         self._queue: deque = deque()
         self._wake = asyncio.Event()
         self._ids: deque[int] = deque()
         self._task: asyncio.Task | None = None
-        # The sequencer's own connection: a batch is one read and one transaction on it, without the
-        # pool's acquire/reset round trips (the engine is the only user; it is re-opened after a failure).
-        self._conn: asyncpg.Connection | None = None
+        # The sequencer's own two connections (batches alternate between them so one can commit while
+        # the next is read and sent), without the pool's acquire/reset round trips; re-opened after a failure.
+        self._conns: list[asyncpg.Connection | None] = [None, None]
+        self._slot = 0
+        self._prepared_update_id = 0   # update id of the last batch sent (committed or in flight)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -147,27 +171,29 @@ class MarketEngine:
             except (TimeoutError, asyncio.CancelledError):
                 task.cancel()
         self._fail_queued(MarketUnavailable("The market engine is shutting down; retry shortly."))
-        conn, self._conn = self._conn, None
-        if conn is not None and not conn.is_closed():
-            try:
-                await asyncio.wait_for(conn.close(), 5)
-            except Exception:
-                conn.terminate()
+        conns, self._conns = self._conns, [None, None]
+        for conn in conns:
+            if conn is not None and not conn.is_closed():
+                try:
+                    await asyncio.wait_for(conn.close(), 5)
+                except Exception:
+                    conn.terminate()
 
-    async def _connection(self) -> asyncpg.Connection:
-        conn = self._conn
+    async def _connection(self, slot: int) -> asyncpg.Connection:
+        conn = self._conns[slot]
         if conn is None or conn.is_closed():
             db = self.db
             settings = {"application_name": "mycrypto-trade-engine"}
             if getattr(db, "statement_timeout_ms", None):
                 settings["statement_timeout"] = str(db.statement_timeout_ms)
-            conn = self._conn = await asyncpg.connect(db.dsn, timeout=10, server_settings=settings)
+            conn = self._conns[slot] = await asyncpg.connect(db.dsn, timeout=10, server_settings=settings)
         return conn
 
-    def _drop_connection(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None and not conn.is_closed():
-            conn.terminate()
+    def _drop_connections(self) -> None:
+        conns, self._conns = self._conns, [None, None]
+        for conn in conns:
+            if conn is not None and not conn.is_closed():
+                conn.terminate()
 
     def set_status(self, status: str) -> None:
         if status != self.spec.status:
@@ -202,6 +228,7 @@ class MarketEngine:
             orders[o.id] = o
         self.book, self.orders = book, orders
         self.update_id = max(self.update_id, update_id)
+        self._prepared_update_id = self.update_id
         self.dirty = False
         self.feed.book = book
         self.feed.update_id = self.update_id
@@ -227,27 +254,120 @@ class MarketEngine:
         self.feed.reset(self.book, self.update_id, recent, minutes)
 
     # ------------------------------------------------------------------ the loop
+    # Pipelining (depth 2): while batch N commits on one connection, batch N+1 is read and matched and
+    # sent on the other. The database commits N+1 only right after N (trade.commit_batch's sequence
+    # fence), so acknowledgements stay "after the commit that contains the order". If N fails, N+1
+    # writes nothing and both are replayed sequentially from a rebuilt book (`_process`).
     async def _run(self) -> None:
         queue = self._queue
-        while self.accepting:
-            if not queue:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            n = min(len(queue), self.batch_max)
-            cmds = [queue.popleft() for _ in range(n)]
-            try:
-                await self._process(cmds)
-            except Exception as exc:  # a bug: fail this batch, rebuild, keep serving the market
-                log.exception("engine batch failed", extra={"market": self.spec.symbol})
-                self.dirty = True
+        inflight: Prepared | None = None
+        try:
+            while self.accepting:
+                if not queue:
+                    if inflight is not None:
+                        await self._settle_or_replay(inflight, None)
+                        inflight = None
+                        continue
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                n = min(len(queue), self.batch_max)
+                cmds = [queue.popleft() for _ in range(n)]
+                fresh = any(getattr(cmd, "fresh", False) for cmd in cmds)
+                if inflight is not None and (self.dirty or fresh):
+                    await self._settle_or_replay(inflight, None)
+                    inflight = None
+                if self.dirty or fresh:
+                    await self._guarded_process(cmds)   # sequential: rebuild, fresh reads, retries
+                    continue
                 try:
-                    await asyncio.wait_for(self.try_rebuild(), 2)
-                except Exception:
-                    pass
-                self._fail(cmds, exc if isinstance(exc, AppError) else
-                           ServiceUnavailable("The order could not be processed; it was not executed."))
+                    prep = await self._prepare(cmds, self._conn_for_next(), pipelined=inflight is not None,
+                                               previous=inflight)
+                except Exception as exc:  # read failed or a bug: let the sequential path sort it out
+                    if inflight is not None:
+                        await self._settle_or_replay(inflight, None)
+                        inflight = None
+                    self.dirty = True
+                    log.warning("pipelined prepare failed; replaying sequentially",
+                                extra={"market": self.spec.symbol, "reason": repr(exc)})
+                    self._requeue_front(cmds)
+                    continue
+                if inflight is not None:
+                    if not await self._settle_or_replay(inflight, prep):
+                        inflight = None
+                        continue
+                inflight = prep
+        finally:
+            if inflight is not None:
+                # stopping: let the commit in flight finish, then acknowledge it truthfully (a batch
+                # whose commit already finished still has clients waiting for their answers)
+                try:
+                    await self._settle_or_replay(inflight, None)
+                except BaseException:
+                    self._fail(inflight.cmds, MarketUnavailable("The market engine stopped; retry shortly."))
+                    raise
         # stopping: what is still queued was never executed (stop() fails it with 503)
+
+    def _conn_for_next(self) -> int:
+        self._slot ^= 1
+        return self._slot
+
+    def _requeue_front(self, cmds: list) -> None:
+        for cmd in reversed(cmds):
+            self._queue.appendleft(cmd)
+
+    async def _settle_or_replay(self, prep: Prepared, successor: Prepared | None) -> bool:
+        """Wait for `prep`'s commit. Success: publish and acknowledge (True). Failure: nothing of it or
+        of `successor` (whose commit then writes nothing) was committed - replay both, in order, on the
+        sequential path (False)."""
+        try:
+            if prep.task is not None:
+                await self._await_commit(prep)
+        except Exception as exc:
+            self.dirty = True
+            self.stats["retries"] += 1
+            cmds = list(prep.cmds)
+            if successor is not None:
+                if successor.task is not None:
+                    try:
+                        await successor.task
+                    except Exception:  # SequenceGap (or the same failure): nothing was written
+                        pass
+                cmds += successor.cmds
+            log.warning("pipelined batch not committed; replaying", extra={"market": self.spec.symbol,
+                                                                          "reason": repr(exc)})
+            await self._guarded_process(cmds)
+            return False
+        self._acknowledge(prep, clean=successor is None)
+        return True
+
+    async def _await_commit(self, prep: Prepared) -> None:
+        """Await a batch's commit. Two connections race to the database, so a successor can reach the
+        sequence fence before its predecessor: it then writes nothing (SequenceGap) although the
+        predecessor committed - send it again rather than replaying everything."""
+        for _ in range(MAX_RESENDS):
+            try:
+                await prep.task
+                return
+            except repo.SequenceGap:
+                if self.update_id != prep.update_id - 1:
+                    raise   # the predecessor really did not commit
+                self.stats["resends"] += 1
+                prep.task = asyncio.create_task(self._execute(prep.slot, self.spec, prep.args, time.perf_counter()))
+        await prep.task
+
+    async def _guarded_process(self, cmds: list) -> None:
+        try:
+            await self._process(cmds)
+        except Exception as exc:  # a bug: fail this batch, rebuild, keep serving the market
+            log.exception("engine batch failed", extra={"market": self.spec.symbol})
+            self.dirty = True
+            try:
+                await asyncio.wait_for(self.try_rebuild(), 2)
+            except Exception:
+                pass
+            self._fail(cmds, exc if isinstance(exc, AppError) else
+                       ServiceUnavailable("The order could not be processed; it was not executed."))
 
     def _fail(self, cmds: list, exc: BaseException) -> None:
         for cmd in cmds:
@@ -261,13 +381,16 @@ class MarketEngine:
         self._fail(cmds, exc)
 
     async def _process(self, cmds: list) -> None:
+        """The sequential path: prepare, commit, acknowledge; rebuild and replay on refusal."""
         attempts = 0
         while True:
             attempts += 1
             try:
                 if self.dirty:
                     await self.rebuild()
-                outcomes, batch, update_id, ms = await self._attempt(cmds)
+                prep = await self._prepare(cmds, self._conn_for_next(), pipelined=False, previous=None)
+                if prep.task is not None:
+                    await self._await_commit(prep)
             except RETRYABLE as exc:
                 self.dirty = True
                 self.stats["retries"] += 1
@@ -293,7 +416,7 @@ class MarketEngine:
                 return
             except DB_DOWN as exc:
                 self.dirty = True
-                self._drop_connection()
+                self._drop_connections()
                 self.stats["failed_batches"] += 1
                 log.error("database unavailable; batch not committed", extra={"market": self.spec.symbol,
                                                                              "reason": repr(exc)})
@@ -305,17 +428,20 @@ class MarketEngine:
                 self._fail(cmds, ServiceUnavailable("The database is unavailable; the order was not executed."))
                 return
             break
-        # committed: publish, then acknowledge
+        self._acknowledge(prep, clean=True)
+
+    def _acknowledge(self, prep: Prepared, *, clean: bool) -> None:
+        """The batch is committed: publish its market data, then resolve its futures."""
         self.stats["batches"] += 1
-        self.stats["commands"] += len(cmds)
-        if batch is not None:
-            self.update_id = update_id
-            self.feed.committed(batch.trades, update_id, ms, self.book)
-        else:
+        self.stats["commands"] += len(prep.cmds)
+        if prep.batch is not None:
+            self.update_id = prep.update_id
+            self.feed.committed(prep.batch.trades, prep.update_id, prep.ms, self.book, prep.levels, clean=clean)
+        elif clean:
             # every command was refused (or changed nothing): the book is as committed, so readers
             # waiting for a clean feed must not wait for the next batch (issue 6 fix)
             self.feed.set_clean(True)
-        for cmd, outcome in zip(cmds, outcomes):
+        for cmd, outcome in zip(prep.cmds, prep.outcomes):
             fut = cmd.future
             if fut is None or fut.done():
                 continue
@@ -324,7 +450,15 @@ class MarketEngine:
             else:
                 fut.set_result(outcome)
 
-    async def _attempt(self, cmds: list) -> tuple[list, Batch | None, int, int]:
+    async def _execute(self, slot: int, spec: MarketSpec, args: tuple, started: float) -> None:
+        conn = await self._connection(slot)
+        await repo.execute_batch(conn, spec, args)
+        self.timings["write"] += time.perf_counter() - started
+
+    async def _prepare(self, cmds: list, slot: int, *, pipelined: bool, previous: Prepared | None) -> Prepared:
+        """Read, match and encode a batch, and start its commit (Prepared.task). With `pipelined`, the
+        previous batch may still be committing: balances it touched come from its in-memory result, and
+        a command that looks short of funds is requeued to run after it (never refused on a guess)."""
         spec = self.spec
         n_place = 0
         accs: dict[int, int] = {}
@@ -338,17 +472,23 @@ class MarketEngine:
                     accs[cmd.base_acc] = spec.base_decimals
                 if cmd.intent.client_order_id is not None:
                     pairs.append((cmd.user_id, cmd.intent.client_order_id))
+        projected = previous.batch.avail if previous is not None and previous.batch is not None else {}
         avail: dict[int, int] = {}
-        existing: dict[tuple[int, str], int] = {}
+        existing: dict[tuple[int, str], int] = dict(previous.coids) if previous is not None else {}
         timings = self.timings
         t0 = time.perf_counter()
-        conn = await self._connection()
+        conn = await self._connection(slot)
         if n_place:
             if len(self._ids) < n_place:
                 self._ids.extend(await repo.allocate_order_ids(conn, max(ID_BLOCK, n_place)))
-            avail = await repo.available_units(conn, list(accs), accs)
+            to_read = [a for a in accs if a not in projected]
+            if to_read:
+                avail = await repo.available_units(conn, to_read, accs)
+            for a in accs:
+                if a in projected:
+                    avail[a] = projected[a]
             if pairs:
-                existing = await repo.find_client_order_ids(conn, pairs)
+                existing.update(await repo.find_client_order_ids(conn, pairs))
         ms = time.time_ns() // 1_000_000
         t1 = time.perf_counter()
         timings["read"] += t1 - t0
@@ -371,7 +511,7 @@ class MarketEngine:
                             outcomes.append(_SameAs(first))   # resolved to the first order's id below
                             continue
                         seen[key] = len(outcomes)
-                    outcomes.append(self._place(cmd, batch, ms))
+                    outcomes.append(self._place(cmd, batch, ms, defer_short=pipelined))
                 elif t is Cancel:
                     outcomes.append(self._cancel(cmd, batch, ms))
                 elif t is Amend:
@@ -386,33 +526,40 @@ class MarketEngine:
         for i, outcome in enumerate(outcomes):
             if type(outcome) is _SameAs:
                 first = outcomes[outcome.index]
-                outcomes[i] = Duplicate(first.order_id) if isinstance(first, OrderResult) else first
+                outcomes[i] = (first if first is _REQUEUE else
+                               Duplicate(first.order_id) if isinstance(first, OrderResult) else first)
+        if _REQUEUE in outcomes:
+            # short of funds on a projected balance: run again once the batch in flight has committed
+            later = [cmd for cmd, o in zip(cmds, outcomes) if o is _REQUEUE]
+            for cmd in later:
+                cmd.fresh = True
+            self._requeue_front(later)
+            kept = [(cmd, o) for cmd, o in zip(cmds, outcomes) if o is not _REQUEUE]
+            cmds, outcomes = [c for c, _ in kept], [o for _, o in kept]
+        coids = {(cmd.user_id, cmd.intent.client_order_id): o.order_id for cmd, o in zip(cmds, outcomes)
+                 if type(cmd) is Place and cmd.intent.client_order_id is not None and isinstance(o, OrderResult)}
         if batch.empty:
-            return outcomes, None, self.update_id, ms
-        update_id = self.update_id + 1
+            return Prepared(cmds, outcomes, None, self._prepared_update_id, ms, None, None, slot, None, coids)
+        self._prepared_update_id += 1
+        update_id = self._prepared_update_id
         postings = batch.postings()
         holds = batch.hold_changes()
         candles = batch_candles(batch.trades)
+        args = repo.encode_batch(spec, self.epoch, update_id, batch.new_orders, list(batch.touched.values()),
+                                 batch.trades, candles, ledger_arguments(postings, holds))
+        for o in batch.new_orders:
+            o.is_new = False   # a later batch that changes it must UPDATE the row this batch inserts
+        levels = self.book.depth(CAPTURED_PER_BATCH)   # published with this batch's commit
         t2 = time.perf_counter()
         timings["match"] += t2 - t1
-        ledger = ledger_arguments(postings, holds)
-        t3 = time.perf_counter()
-        # the batch's unit of work: ONE call that is its own transaction (fence, ledger, orders, trades,
-        # candles); the connection is never inside an explicit transaction here.
-        await repo.commit_batch(conn, spec, self.epoch, update_id, batch.new_orders, list(batch.touched.values()),
-                                batch.trades, candles, ledger)
-        t4 = time.perf_counter()
-        timings["ledger"] += t3 - t2
-        timings["write"] += t4 - t3
-        for o in batch.new_orders:
-            o.is_new = False
-        return outcomes, batch, update_id, ms
+        task = asyncio.create_task(self._execute(slot, spec, args, t2))
+        return Prepared(cmds, outcomes, batch, update_id, ms, task, args, slot, levels, coids)
 
     # ------------------------------------------------------------------ commands
     def _next_id(self) -> int:
         return self._ids.popleft()
 
-    def _place(self, cmd: Place, batch: Batch, ms: int) -> OrderResult:
+    def _place(self, cmd: Place, batch: Batch, ms: int, defer_short: bool = False) -> Any:
         spec = self.spec
         if spec.halted:
             raise MarketHalted()
@@ -445,6 +592,8 @@ class MarketEngine:
             batch.place_hold(order, hold, spec.quote if side == BUY else spec.base)
         except InsufficientHold as exc:
             self._ids.appendleft(oid)   # unused: keep ids dense-ish and in order
+            if defer_short:
+                return _REQUEUE
             raise InsufficientFunds(f"Insufficient {exc.asset} balance.", details={"asset": exc.asset}) from None
         batch.add_new(order)
         if it.kind == LIMIT:

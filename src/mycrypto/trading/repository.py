@@ -2,7 +2,7 @@
 
 Every function receives a connection (or pool) and never commits. In the group commit, amounts
 travel as integers (ticks, lots, minor units) written as strings inside one JSON document per row set
-and are scaled in SQL by exact NUMERIC factors: cheap to encode, exact, unbounded. `commit_batch` is the group
+and are scaled in SQL by exact NUMERIC factors: cheap to encode, exact, unbounded. `execute_batch` is the group
 commit's single call (trade.commit_batch): fence the epoch, apply the ledger, write orders, trades and candles.
 """
 from __future__ import annotations
@@ -28,6 +28,10 @@ STP_NAME = ("expire_maker", "expire_taker", "expire_both", "none")
 
 class NotOwner(Exception):
     """The epoch fence refused the batch: another engine took the market over."""
+
+
+class SequenceGap(Exception):
+    """A pipelined batch reached the database after its predecessor failed; nothing was written."""
 
 
 # ---------------------------------------------------------------------------- markets
@@ -182,12 +186,12 @@ def _dumps(rows: list) -> str:
     return orjson.dumps(rows).decode()
 
 
-async def commit_batch(conn: Any, spec: MarketSpec, epoch: int, update_id: int, new_orders: Sequence[OrderState],
-                       changed: Sequence[OrderState], trades: Sequence[tuple], candles: Sequence[tuple],
-                       ledger: Sequence[list]) -> None:
-    """Commit one batch with ONE call to trade.commit_batch (migration 014), which must run outside an
-    explicit transaction (it is its own). `ledger` = wallet.repository.ledger_arguments(postings, holds),
-    postings in trade order. Raises NotOwner if fenced, the ledger's domain errors if refused."""
+def encode_batch(spec: MarketSpec, epoch: int, update_id: int, new_orders: Sequence[OrderState],
+                 changed: Sequence[OrderState], trades: Sequence[tuple], candles: Sequence[tuple],
+                 ledger: Sequence[list]) -> tuple:
+    """The arguments of trade.commit_batch, built NOW (the engine keeps mutating its order states while
+    this batch is in flight). `ledger` = wallet.repository.ledger_arguments(postings, holds), postings
+    in trade order."""
     tick, lot, qunit, bunit, feeunit = _scales(spec)
     s = str
     new_rows = [(o.id, o.user_id, o.coid, SIDE_NAME[o.side], TYPE_NAME[o.kind], TIF_NAME[o.tif], o.post_only,
@@ -201,14 +205,22 @@ async def commit_batch(conn: Any, spec: MarketSpec, epoch: int, update_id: int, 
                   for t in trades]
     candle_rows = [(iv, open_ms, s(o), s(h), s(lo), s(c), s(v), s(qv), n, first, last)
                    for iv, open_ms, o, h, lo, c, v, qv, n, first, last in candles]
+    return (spec.id, epoch, update_id, tick, lot, qunit, bunit, feeunit, spec.quote, spec.base, _dumps(new_rows),
+            _dumps(changed_rows), _dumps(trade_rows), _dumps(candle_rows), *ledger)
+
+
+async def execute_batch(conn: Any, spec: MarketSpec, args: tuple) -> None:
+    """Commit one encoded batch with ONE call to trade.commit_batch (migration 014/015), which is its own
+    transaction: the connection must not be inside an explicit one. Raises NotOwner if fenced,
+    SequenceGap if the previous batch did not commit, the ledger's domain errors if refused."""
     try:
-        fenced = await conn.fetchval(_COMMIT_BATCH, spec.id, epoch, update_id, tick, lot, qunit, bunit, feeunit,
-                                     spec.quote, spec.base, _dumps(new_rows), _dumps(changed_rows),
-                                     _dumps(trade_rows), _dumps(candle_rows), *ledger)
+        status = await conn.fetchval(_COMMIT_BATCH, *args)
     except (asyncpg.CheckViolationError, asyncpg.ForeignKeyViolationError) as exc:
         raise translate_ledger_error(exc) from None
-    if fenced != 1:
-        raise NotOwner(f"market {spec.symbol}: epoch {epoch} was superseded")
+    if status == 2:
+        raise SequenceGap(f"market {spec.symbol}: batch {args[2]} follows a batch that did not commit")
+    if status != 1:
+        raise NotOwner(f"market {spec.symbol}: epoch {args[1]} was superseded")
 
 
 # ---------------------------------------------------------------------------- reads for users

@@ -96,16 +96,16 @@ async def test_database_failure_during_commit_answers_503_and_keeps_the_book_tru
     service = app.state.container.services["trade"]
     u = await make_trader(db, settings, {"USDT": "100000"})
     await service.place_order(principal(u.user_id), PlaceOrderRequest("BTC-USDT", "buy", "limit", "0.1", "40000"))
-    real = repo.commit_batch
+    real = repo.execute_batch
 
     async def broken(*args, **kwargs):
         raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
 
-    monkeypatch.setattr(repo, "commit_batch", broken)
+    monkeypatch.setattr(repo, "execute_batch", broken)
     with pytest.raises(Exception) as info:
         await service.place_order(principal(u.user_id), PlaceOrderRequest("BTC-USDT", "buy", "limit", "0.1", "41000"))
     assert info.value.http_status == 503 and info.value.code == "service_unavailable"
-    monkeypatch.setattr(repo, "commit_batch", real)
+    monkeypatch.setattr(repo, "execute_batch", real)
     engine = engine_of(app)
     assert engine.snapshot() == await fresh_snapshot(app)
     assert [o[3] for o in engine.snapshot()] == [4000000]      # the uncommitted order is gone

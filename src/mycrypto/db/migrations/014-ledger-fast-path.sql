@@ -31,14 +31,15 @@ BEGIN
         END IF;
         SELECT a.asset INTO bad_asset
           FROM wallet.account a JOIN unnest(acc_ids, d_available, d_locked) AS x(id, da, dl) ON x.id = a.id
-         WHERE a.kind = 'user' AND (a.available + x.da < 0 OR a.locked + x.dl < 0) LIMIT 1;
+         WHERE a.id = ANY(acc_ids)   -- (repeated so the plan is an index scan, never a full scan)
+           AND a.kind = 'user' AND (a.available + x.da < 0 OR a.locked + x.dl < 0) LIMIT 1;
         IF FOUND THEN
             RAISE EXCEPTION 'insufficient % balance', bad_asset
                 USING ERRCODE = 'check_violation', CONSTRAINT = 'insufficient_funds', DETAIL = bad_asset;
         END IF;
         UPDATE wallet.account a SET available = a.available + x.da, locked = a.locked + x.dl, updated_at = now()
           FROM unnest(acc_ids, d_available, d_locked) AS x(id, da, dl)
-         WHERE a.id = x.id;
+         WHERE a.id = x.id AND a.id = ANY(acc_ids);
     END IF;
     IF coalesce(cardinality(p_kinds), 0) = 0 THEN
         RETURN '{}';
@@ -82,6 +83,9 @@ END $$;
 CREATE OR REPLACE FUNCTION wallet.check_new_legs_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     bad record;
+    account_ids bigint[];
+    posting_ids bigint[];
+    found_postings integer;
 BEGIN
     SELECT posting_id, asset, sum(amount) AS total INTO bad
       FROM new_legs GROUP BY posting_id, asset HAVING sum(amount) <> 0 LIMIT 1;
@@ -89,18 +93,22 @@ BEGIN
         RAISE EXCEPTION 'unbalanced posting %: % legs sum to %', bad.posting_id, bad.asset, bad.total
             USING ERRCODE = 'check_violation', CONSTRAINT = 'ck_posting_leg_balanced';
     END IF;
-    SELECT l.account_id, l.asset INTO bad FROM new_legs l
-      LEFT JOIN wallet.account a ON a.id = l.account_id AND a.asset = l.asset
+    -- Lookups go through "id = ANY(array)" so they are primary-key probes of the few rows named,
+    -- never a scan of the (large) account or posting table.
+    account_ids := ARRAY(SELECT DISTINCT account_id FROM new_legs);
+    SELECT l.account_id, l.asset INTO bad
+      FROM (SELECT DISTINCT account_id, asset FROM new_legs) l
+      LEFT JOIN (SELECT id, asset FROM wallet.account WHERE id = ANY(account_ids)) a
+             ON a.id = l.account_id AND a.asset = l.asset
      WHERE a.id IS NULL LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'leg names account % in %, which does not exist', bad.account_id, bad.asset
             USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'fk_posting_leg_account_id_asset';
     END IF;
-    SELECT l.posting_id INTO bad FROM new_legs l
-      LEFT JOIN wallet.posting p ON p.id = l.posting_id
-     WHERE p.id IS NULL LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'leg names posting %, which does not exist', bad.posting_id
+    posting_ids := ARRAY(SELECT DISTINCT posting_id FROM new_legs);
+    SELECT count(*) INTO found_postings FROM wallet.posting WHERE id = ANY(posting_ids);
+    IF found_postings <> cardinality(posting_ids) THEN
+        RAISE EXCEPTION 'a leg names a posting that does not exist'
             USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'fk_posting_leg_posting_id';
     END IF;
     RETURN NULL;
@@ -135,11 +143,13 @@ ALTER TABLE wallet.posting_leg DROP CONSTRAINT pk_posting_leg,
 DROP INDEX wallet.ix_posting_leg_posting_id;
 
 -- 6. The trade engine's group commit as ONE call (run outside an explicit transaction, so the call is
---    its own transaction: one round trip per batch instead of five). In order: the epoch fence (a
---    superseded engine changes nothing and gets 0), the ledger (wallet.apply_changes: holds and one
---    posting per trade, in trade order), then new orders, changed orders, trades (posting id = the
---    posting of the same ordinal) and candle upserts. Amounts travel as integer units in JSONB rows
---    and are scaled here by exact NUMERIC factors. Returns 1 when committed by the owner.
+--    its own transaction: one round trip per batch). In order: the fences, the ledger
+--    (wallet.apply_changes: holds and one posting per trade, in trade order), then new orders, changed
+--    orders, trades (posting id = the posting of the same ordinal) and candle upserts. Amounts travel
+--    as integer units in JSONB rows and are scaled here by exact NUMERIC factors.
+--    The engine pipelines: it sends batch N+1 while batch N is still committing, so a batch may only
+--    commit right after its predecessor. Returns 1 = committed; 0 = fenced (another replica owns the
+--    market now, nothing written); 2 = the previous batch did not commit (nothing written).
 CREATE FUNCTION trade.commit_batch(
     p_market_id integer, p_epoch bigint, p_update_id bigint, tick numeric, lot numeric, qunit numeric,
     bunit numeric, feeunit numeric, quote_asset text, base_asset text,
@@ -149,14 +159,20 @@ CREATE FUNCTION trade.commit_batch(
     l_postings integer[], l_accounts bigint[], l_assets text[], l_buckets text[], l_amounts numeric[])
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
-    fenced integer;
+    cur_epoch bigint;
+    cur_update bigint;
     posting_ids bigint[];
 BEGIN
-    UPDATE trade.market_engine SET book_update_id = p_update_id WHERE market_id = p_market_id AND epoch = p_epoch;
-    GET DIAGNOSTICS fenced = ROW_COUNT;
-    IF fenced <> 1 THEN
+    -- the row lock also queues a pipelined successor until this transaction ends
+    SELECT epoch, book_update_id INTO cur_epoch, cur_update
+      FROM trade.market_engine WHERE market_id = p_market_id FOR NO KEY UPDATE;
+    IF cur_epoch IS DISTINCT FROM p_epoch THEN
         RETURN 0;
     END IF;
+    IF cur_update <> p_update_id - 1 THEN
+        RETURN 2;
+    END IF;
+    UPDATE trade.market_engine SET book_update_id = p_update_id WHERE market_id = p_market_id;
     posting_ids := wallet.apply_changes(acc_ids, d_available, d_locked, p_kinds, p_ref_types, p_ref_ids, p_memos,
                                         l_postings, l_accounts, l_assets, l_buckets, l_amounts);
     INSERT INTO trade.spot_order (id, user_id, market_id, client_order_id, side, type, time_in_force, post_only,
@@ -181,7 +197,9 @@ BEGIN
            status = (u->>7)::trade.order_status, reason = u->>8,
            updated_at = 'epoch'::timestamptz + (u->>9)::bigint * interval '1 millisecond'
       FROM jsonb_array_elements(changed_orders) AS u
-     WHERE o.id = (u->>0)::bigint;
+     WHERE o.id = (u->>0)::bigint
+       -- the id list again, so the plan is an index scan of the few changed rows, never a full scan
+       AND o.id = ANY(ARRAY(SELECT (e->>0)::bigint FROM jsonb_array_elements(changed_orders) AS e));
     INSERT INTO trade.trade (market_id, id, taker_order_id, maker_order_id, taker_side, price, quantity,
         quote_quantity, buyer_user_id, seller_user_id, buyer_fee, seller_fee, fee_asset, posting_id, created_at)
     SELECT p_market_id, (t->>0)::bigint, (t->>1)::bigint, (t->>2)::bigint, (t->>3)::trade.order_side,
