@@ -126,6 +126,25 @@ CHECKS: list[tuple[str, str, str]] = [
          WHERE (w.status IN ('broadcast', 'confirmed')) <> (w.posting_id IS NOT NULL)
             OR (w.posting_id IS NOT NULL AND (p.kind <> 'withdrawal' OR s.user_total IS DISTINCT FROM -(w.amount + w.fee)))
         ORDER BY 1, 2"""),
+    ("legs_reference_accounts", "every leg names an existing posting and an account of the same asset", """
+        SELECT l.posting_id, l.account_id, l.asset FROM wallet.posting_leg l
+          LEFT JOIN wallet.account a ON a.id = l.account_id AND a.asset = l.asset
+          LEFT JOIN wallet.posting p ON p.id = l.posting_id
+         WHERE a.id IS NULL OR p.id IS NULL ORDER BY 1, 2"""),
+    ("trades_match_orders",
+     "each trade agrees with its taker and maker orders (market, buyer, seller) and has its trade posting", """
+        SELECT t.market_id, t.id AS trade_id FROM trade.trade t
+          JOIN trade.market m ON m.id = t.market_id
+          LEFT JOIN trade.spot_order tk ON tk.id = t.taker_order_id
+          LEFT JOIN trade.spot_order mk ON mk.id = t.maker_order_id
+          LEFT JOIN wallet.posting p ON p.id = t.posting_id
+         WHERE tk.id IS NULL OR mk.id IS NULL OR tk.market_id <> t.market_id OR mk.market_id <> t.market_id
+            OR tk.side <> t.taker_side OR mk.side = t.taker_side
+            OR t.buyer_user_id <> CASE WHEN t.taker_side = 'buy' THEN tk.user_id ELSE mk.user_id END
+            OR t.seller_user_id <> CASE WHEN t.taker_side = 'sell' THEN tk.user_id ELSE mk.user_id END
+            OR t.fee_asset <> m.quote_asset
+            OR p.id IS NULL OR p.kind <> 'trade' OR p.ref_id <> t.market_id || ':' || t.id
+         ORDER BY 1, 2"""),
 ]
 
 _SUMMARY_SQL = """

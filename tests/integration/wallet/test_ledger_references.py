@@ -50,3 +50,23 @@ async def test_accounts_cannot_be_deleted_or_rekeyed(db):
     # balances themselves still change (through the ledger)
     await fund(db, user, "BTC", "1")
     assert await db.fetchval("SELECT available FROM wallet.account WHERE id = $1", account) == 2
+
+
+async def test_verify_catches_a_trade_that_disagrees_with_its_orders(db):
+    """`mycrypto verify` cross-checks trades against their orders and postings (the trade table keeps
+    no foreign keys to users or assets; migration 014)."""
+    from mycrypto.ops.verify import verify_books
+
+    buyer, seller = await create_user(db), await create_user(db)
+    await fund(db, buyer, "USDT", "1000")
+    async with db.acquire() as conn:
+        assert (await verify_books(conn)).ok
+        # a fabricated trade with no orders or posting behind it (bypassing the remaining FKs)
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute(
+                "INSERT INTO trade.trade (market_id, id, taker_order_id, maker_order_id, taker_side, price, quantity, "
+                "quote_quantity, buyer_user_id, seller_user_id, buyer_fee, seller_fee, fee_asset) "
+                "VALUES (1, 1, 424242, 434343, 'buy', 1, 1, 1, $1, $2, 0, 0, 'USDT')", buyer, seller)
+        report = await verify_books(conn)
+    assert [c.name for c in report.failures] == ["trades_match_orders"]
