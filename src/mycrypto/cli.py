@@ -80,6 +80,11 @@ async def with_connection(settings: Settings, fn: Callable[[Any], Awaitable[T]])
         await conn.close()
 
 
+async def check_database(settings: Settings) -> None:
+    """Connect once and close: an unreachable database becomes one `error:` line, not a startup traceback."""
+    await with_connection(settings, lambda conn: conn.fetchval("SELECT 1"))
+
+
 async def apply_migrations(settings: Settings, quiet: bool = False) -> int:
     def log(m: Any) -> None:
         if not quiet:
@@ -156,6 +161,8 @@ def serve(ctx: click.Context, service: str, host: str | None, port: int | None, 
     with database(settings) as settings:
         if do_migrate:
             run_async(lambda: apply_migrations(settings))
+        else:
+            run_async(lambda: check_database(settings))
         if service == "notifier":
             if not _module_exists("mycrypto.notify.worker"):
                 fail("the notifier is not available in this build")

@@ -135,7 +135,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        # A 500 is always a bug: log the traceback, tell the client only the request id.
-        log.exception("unhandled error", extra={"path": request.url.path})
+        # A 500 is always a bug: log the traceback, tell the client only the request id. (This runs
+        # outside PlatformMiddleware, after its request-id context ended: pass the id explicitly.)
+        log.exception("unhandled error", extra={"path": request.url.path,
+                                                "request_id": getattr(request.state, "request_id", None)})
         return error_response(request, 500, {"error": {"code": "internal_error",
                                                        "message": "An unexpected error occurred."}})

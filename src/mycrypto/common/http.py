@@ -102,6 +102,13 @@ class PlatformMiddleware:
         except _BodyTooLarge:
             await self._reject(send_wrapper, 413, "payload_too_large",
                                f"The request body exceeds {self.max_body} bytes.", request_id)
+        except Exception:
+            # A bug. Starlette's outermost ServerErrorMiddleware would answer it with the bare `send`
+            # (no request id, no security headers); answer here instead, then let it log and re-raise.
+            if not status_holder[0]:
+                await self._reject(send_wrapper, 500, "internal_error", "An unexpected error occurred.",
+                                   request_id)
+            raise
         finally:
             if self.access_log:
                 log.info("request", extra={

@@ -37,7 +37,7 @@ class JsonFormatter(logging.Formatter):
 
 class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get() or "-"
+        record.request_id = getattr(record, "request_id", None) or request_id_var.get() or "-"
         return True
 
 

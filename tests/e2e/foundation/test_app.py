@@ -109,3 +109,50 @@ async def test_each_service_app_starts_alone(db_dsn, service):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
             r = await c.get("/health")
     assert r.status_code == 200 and r.json()["service"] == service
+
+
+async def test_unhandled_error_is_500_json_and_every_log_line_is_json_with_the_request_id(db_dsn):
+    """A bug answers the one error shape with the request id and security headers (no traceback to
+    the client); the access log and the error log are JSON lines carrying that request id."""
+    import io
+    import json
+    import logging
+
+    from mycrypto.common.logging import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    loggers = [logging.getLogger("mycrypto.access"), logging.getLogger("mycrypto.errors")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(logging.INFO)
+    app = create_app(make_settings(db_dsn), access_log=True)
+
+    async def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    app.add_api_route("/api/v1/boom", boom, methods=["GET"])
+    try:
+        async with LifespanManager(app):
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                r = await c.get("/api/v1/boom", headers={"X-Request-ID": "req-500"})
+                ok = await c.get("/health/live")
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.removeHandler(handler)
+            lg.setLevel(level)
+    assert r.status_code == 500 and r.headers["x-request-id"] == "req-500"
+    assert r.headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.json() == {"error": {"code": "internal_error", "message": "An unexpected error occurred.",
+                                  "request_id": "req-500"}}
+    assert "secret internals" not in r.text
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    by_id = [line for line in lines if line.get("request_id") == "req-500"]
+    assert {line["msg"] for line in by_id} == {"unhandled error", "request"}
+    assert next(line for line in by_id if line["msg"] == "request")["status"] == 500
+    assert "RuntimeError: secret internals" in next(line for line in by_id if line["msg"] == "unhandled error")["exc"]
+    access = [line for line in lines if line["msg"] == "request" and line["path"] == "/health/live"]
+    assert access and access[0]["request_id"] == ok.headers["x-request-id"] and access[0]["level"] == "info"

@@ -53,6 +53,40 @@ def test_bad_database_gives_one_clear_line(url, expected):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("service", ["auth", "all", "notifier"])
+def test_serve_with_an_unreachable_database_gives_one_clear_line(service):
+    r = run_cli("serve", service, "--port", str(free_port()),
+                env={"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nothing"})
+    assert r.returncode == 1
+    assert r.stderr.startswith("error: cannot connect to PostgreSQL at 127.0.0.1:1/nothing")
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_serve_one_service_answers_its_health_and_stops_on_ctrl_c(db_dsn):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "AMQP_URL", "SMTP_URL")}
+    env.update({"DATABASE_URL": db_dsn, "LOG_LEVEL": "WARNING"})
+    proc = subprocess.Popen(MYCRYPTO + ["serve", "wallet", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        body = None
+        deadline = time.time() + 60
+        while body is None and time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/wallet/health", timeout=2) as resp:
+                    body = json.loads(resp.read())
+            except OSError:
+                time.sleep(0.3)
+        assert body is not None, "mycrypto serve wallet did not answer"
+        assert body["service"] == "wallet" and body["checks"]["database"] == "ok"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "Traceback" not in out
+
+
 def test_up_on_a_port_in_use_says_so(db_dsn):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

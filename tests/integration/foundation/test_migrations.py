@@ -95,6 +95,23 @@ async def test_maintenance_and_report_functions_run(db):
     await db.fetch("SELECT * FROM ops.slow_queries()")  # never errors, even without pg_stat_statements
 
 
+async def test_maintenance_purges_only_old_tokens_sessions_and_relayed_outbox_rows(db):
+    user = await db.fetchval("INSERT INTO auth.app_user (email, password_hash) VALUES ('m@example.com', 'x') RETURNING id")
+    for n, expires in enumerate(("now() - interval '8 days'", "now() + interval '1 hour'")):
+        await db.execute(f"INSERT INTO auth.email_token (user_id, purpose, token_hash, expires_at) "
+                         f"VALUES ($1, 'verify_email', $2, {expires})", user, bytes([n]) * 32)
+        await db.execute(f"INSERT INTO auth.refresh_token (user_id, family_id, token_hash, expires_at) "
+                         f"VALUES ($1, gen_random_uuid(), $2, {expires})", user, bytes([n]) * 32)
+    await db.execute("INSERT INTO ops.outbox (topic, payload, sent_at) VALUES "
+                     "('old', '{}', now() - interval '4 days'), ('recent', '{}', now()), ('pending', '{}', NULL)")
+    rows = {r["task"]: r["rows_affected"] for r in await db.fetch("SELECT * FROM ops.run_maintenance()")}
+    assert rows["purge_expired_tokens"] == 2 and rows["prune_outbox"] == 1
+    assert await db.fetchval("SELECT count(*) FROM auth.email_token WHERE expires_at > now()") == 1
+    assert await db.fetchval("SELECT count(*) FROM auth.email_token") == 1
+    assert await db.fetchval("SELECT count(*) FROM auth.refresh_token") == 1
+    assert sorted(r["topic"] for r in await db.fetch("SELECT topic FROM ops.outbox")) == ["pending", "recent"]
+
+
 async def test_unit_of_work_surfaces_a_failed_commit_and_rolls_back(db):
     """A deferred constraint failing at COMMIT reaches the caller as itself, and nothing is kept."""
     with pytest.raises(asyncpg.CheckViolationError):
