@@ -13,9 +13,10 @@ from .errors import ValidationFailed
 
 _PLAIN_DECIMAL = re.compile(r"^(0|[1-9][0-9]{0,29})(\.[0-9]{1,30})?$")
 
-# Rounding rules (see docs/money.md): amounts a user asks for are never rounded (too many decimals
-# is an error); computed fees round UP in the exchange's favour (ceiling); computed amounts a user
-# receives round DOWN. Display uses banker's rounding only where no money moves.
+# Rounding rules (docs/wallet.md, "Rounding rule"): amounts a user asks for are never rounded (too
+# many decimals is an error); computed fees round UP in the exchange's favour (ceiling); computed
+# amounts a user receives, and deposits finer than the asset, round DOWN. Display uses banker's
+# rounding only where no money moves.
 FEE_ROUNDING = ROUND_CEILING
 PAYOUT_ROUNDING = ROUND_DOWN
 DISPLAY_ROUNDING = ROUND_HALF_EVEN

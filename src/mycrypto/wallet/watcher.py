@@ -3,8 +3,9 @@
 `scan_once()` (called by the background loop in the wallet lifespan, by `mycrypto wallet scan`, and
 directly by tests) does, in order:
 1. discover - read each chain's new incoming transfers after the stored cursor and record transfers
-   to our users' addresses as `pending` deposits (idempotent on chain, txid, vout); the cursor moves
-   in the same transaction;
+   to our users' addresses as `pending` deposits (idempotent on chain, txid, vout), their amounts
+   rounded down to the asset's decimals (dust below one unit is not recorded); the cursor moves in
+   the same transaction;
 2. confirm  - refresh the confirmation count of pending deposits; at the asset's
    `confirmations_required` they become `confirmed`;
 3. credit   - for confirmed deposits (row-locked, SKIP LOCKED so replicas share the work), post
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..common.money import fmt
@@ -68,14 +69,18 @@ class DepositWatcher:
         return [r["chain"] for r in rows]
 
     async def _discover(self, result: ScanResult) -> None:
+        decimals = {a.code: a.decimals for a in await repo.list_assets(self.db)}
         for chain in await self._chains():
             cursor = await repo.get_chain_cursor(self.db, self.chain.name, chain)
             for _ in range(MAX_PAGES_PER_SCAN):
                 page = await self.chain.incoming_transfers(chain, cursor)
                 if page.cursor is None or page.cursor == cursor:
                     break
+                # whole units of the asset only (record_deposits skips what rounds to 0, and unknown assets)
+                transfers = [replace(t, amount=deposit_rules.credited_amount(t.amount, decimals[t.asset]))
+                             for t in page.transfers if t.asset in decimals]
                 async with self.db.unit_of_work() as uow:
-                    result.discovered += await repo.record_deposits(uow.conn, chain, page.transfers)
+                    result.discovered += await repo.record_deposits(uow.conn, chain, transfers)
                     await repo.set_chain_cursor(uow.conn, self.chain.name, chain, page.cursor)
                     await uow.commit()
                 cursor = page.cursor

@@ -3,14 +3,16 @@ the Binance-compatible API, every `urls['api']` entry pointed at the server. Two
 the fills, fees and balances ccxt reports are checked against the ledger in PostgreSQL."""
 from __future__ import annotations
 
+import json
 from decimal import Decimal as D
+from pathlib import Path
 
 import ccxt
 import ccxt.async_support as ccxt_async
 import httpx
 import pytest
 
-from tests.e2e.compat.kit import ccxt_config, fees_collected, key_user, ledger, snapshot
+from tests.e2e.compat.kit import SPOT_OPTIONS, ccxt_config, fees_collected, key_user, ledger, snapshot
 from tests.e2e.trading.kit import check_books
 
 SYM = "BTC/USDT"
@@ -245,10 +247,11 @@ async def test_ccxt_sees_binance_errors_and_nothing_changes(live_server, db, set
     assert owner.fetch_order(resting["id"], SYM)["status"] == "open"
 
 
-def readme_ccxt_snippet() -> str:
-    from pathlib import Path
+ROOT = Path(__file__).resolve().parents[3]
 
-    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+
+def readme_ccxt_snippet() -> str:
+    readme = (ROOT / "README.md").read_text()
     section = readme.split("## Binance-compatible API (ccxt, freqtrade)", 1)[1]
     return section.split("```python\n", 1)[1].split("```", 1)[0]
 
@@ -262,3 +265,27 @@ async def test_readme_ccxt_snippet_works_as_written(live_server, db, settings, m
     assert capsys.readouterr().out.split() == ["None", "100.0", "open", "canceled"]
     assert await ledger(db, user.user_id) == {"USDT": (D(100), D(0)), "BTC": (D(0), D(0))}
     assert await db.fetchval("SELECT status::text FROM trade.spot_order WHERE user_id = $1", user.user_id) == "canceled"
+
+
+def documented_freqtrade_exchange(doc: str) -> dict:
+    """The `"exchange": {...}` block of the freqtrade config.json shown in `doc`."""
+    block = (ROOT / doc).read_text().split("freqtrade", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    return json.loads("{" + block + "}")["exchange"]
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/binance-api.md"])
+async def test_documented_freqtrade_config_drives_ccxt(doc, live_server, db, settings):
+    """The freqtrade configuration the docs show, given to ccxt as freqtrade does (key, secret and
+    `ccxt_config` in the constructor), loads the markets and balances from MyCrypto. The docs' full
+    `urls.api` list must cover every base URL of the installed ccxt, so nothing can reach binance.com."""
+    exchange_config = documented_freqtrade_exchange(doc)
+    assert (exchange_config["name"], exchange_config["enable_ws"]) == ("binance", False)
+    assert exchange_config["ccxt_config"]["options"] == SPOT_OPTIONS
+    ccxt_config = json.loads(json.dumps(exchange_config["ccxt_config"]).replace(
+        "https://mycrypto.example.com", live_server.url))
+    (user,) = await users(live_server.url, db, settings, {"USDT": "100"})
+    exchange = ccxt.binance({"apiKey": user.api_key, "secret": user.secret, **ccxt_config})
+    if doc.startswith("docs/"):
+        assert {n: u for n, u in exchange.urls["api"].items() if not u.startswith(live_server.url)} == {}
+    assert set(exchange_config["pair_whitelist"]) <= set(exchange.load_markets())
+    assert dd(exchange.fetch_balance()["USDT"]["free"]) == D(100)

@@ -173,3 +173,21 @@ async def test_100_concurrent_http_withdrawals_for_one_balance(wapp, wsettings, 
     assert await _bal(client, h, "ETH") == {"asset": "ETH", "available": "0", "locked": "3.0005", "total": "3.0005"}
     await assert_books_ok(db)
     assert D((await _bal(client, h, "ETH"))["locked"]) == D("3.0005")
+
+
+async def test_the_auto_approve_threshold_is_configurable_per_asset_without_a_restart(wapp, wsettings, db):
+    """docs/wallet.md: an operator changes `wallet.asset.withdrawal_auto_approve_max`; the next request uses it."""
+    _, client = wapp
+    user = await create_user(db)
+    await fund(db, user, "BTC", "5")
+    h = bearer(wsettings, user)
+    body = {"asset": "BTC", "address": BTC_ADDR, "amount": "0.8"}
+    assert (await client.post(URL, json=body, headers=h)).json()["status"] == "requested"   # seed: 0.5 BTC
+    await db.execute("UPDATE wallet.asset SET withdrawal_auto_approve_max = 1 WHERE code = 'BTC'")
+    assert (await client.post(URL, json=body, headers=h)).json()["status"] == "approved"
+    assets = {a["asset"]: a for a in (await client.get("/api/v1/wallet/assets")).json()["assets"]}
+    assert assets["BTC"]["withdrawal_auto_approve_max"] == "1"
+    await db.execute("UPDATE wallet.asset SET withdrawal_auto_approve_max = 0 WHERE code = 'BTC'")   # all by an admin
+    r = await client.post(URL, json={**body, "amount": "0.0001"}, headers=h)
+    assert r.json()["status"] == "requested", r.text
+    await assert_books_ok(db)

@@ -89,3 +89,58 @@ async def test_verify_sees_one_snapshot_inside_a_callers_transaction(db_dsn, db)
             again = await verify_books(conn)
     assert first.ok and again.ok  # same snapshot
     assert not (await _report(db)).ok
+
+
+async def _post_by_hand(conn, legs):
+    """A posting written straight into the tables (as a bug or a manual fix would), balances included."""
+    pid = await conn.fetchval("INSERT INTO wallet.posting (kind, ref_type, ref_id) "
+                              "VALUES ('adjustment', 'test', 'by-hand') RETURNING id")
+    await conn.execute("INSERT INTO wallet.posting_leg (posting_id, account_id, asset, bucket, amount) "
+                       "SELECT $1, a, 'BTC', 'available', m FROM unnest($2::bigint[], $3::numeric[]) AS x(a, m)",
+                       pid, [a for a, _ in legs], [m for _, m in legs])   # one statement, as apply_changes
+    for account, amount in legs:
+        await conn.execute("UPDATE wallet.account SET available = available + $2 WHERE id = $1", account, amount)
+    return pid
+
+
+async def test_an_unbalanced_posting_that_got_past_the_database_is_caught(db_dsn, db):
+    """The database refuses an unbalanced posting (test_ledger_database); verify still checks it on its
+    own: with the ledger triggers off for one transaction, the posting is named."""
+    _, b = await _busy_books(db_dsn, db)
+    mine = await db.fetchval("SELECT id FROM wallet.account WHERE user_id = $1 AND asset = 'BTC'", b)
+    chain_in = await db.fetchval("SELECT id FROM wallet.account WHERE kind = 'chain_in' AND asset = 'BTC'")
+    async with db.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            await conn.execute("SET LOCAL session_replication_role = replica")   # triggers off
+            pid = await _post_by_hand(conn, [(mine, D("1")), (chain_in, D("-0.5"))])
+            report = await verify_books(conn)
+        finally:
+            await tx.rollback()
+    assert _failed(report) == ["assets_sum_to_zero", "postings_balanced"]
+    failed = {c.name: c for c in report.failures}
+    assert failed["postings_balanced"].problems == [{"posting_id": pid, "asset": "BTC", "total": D("0.5"), "legs": 2}]
+    assert (await _report(db)).ok   # rolled back
+
+
+async def test_a_negative_balance_that_got_past_the_database_is_caught(db_dsn, db):
+    """CHECK constraints keep user balances non-negative; verify still checks: with the constraint
+    dropped inside one transaction, a balanced posting that overdraws a user is named."""
+    a, _ = await _busy_books(db_dsn, db)
+    mine = await db.fetchval("SELECT id FROM wallet.account WHERE user_id = $1 AND asset = 'BTC'", a)
+    chain_in = await db.fetchval("SELECT id FROM wallet.account WHERE kind = 'chain_in' AND asset = 'BTC'")
+    before = await db.fetchval("SELECT available FROM wallet.account WHERE id = $1", mine)
+    async with db.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            await conn.execute("ALTER TABLE wallet.account DROP CONSTRAINT ck_account_user_non_negative")
+            await _post_by_hand(conn, [(mine, -(before + 1)), (chain_in, before + 1)])
+            report = await verify_books(conn)
+        finally:
+            await tx.rollback()
+    assert _failed(report) == ["no_negative_balances"]
+    [problem] = report.failures[0].problems
+    assert (problem["account_id"], problem["user_id"], problem["available"]) == (mine, a, -1)
+    assert (await _report(db)).ok   # rolled back, constraint included

@@ -98,3 +98,26 @@ async def test_a_disabled_asset_waits_confirmed_and_is_credited_once_enabled(db_
     await parts.watcher.scan_once()
     assert await db.fetchval("SELECT status::text FROM wallet.deposit") == "credited"
     assert (await balances(db, user))["BTC"] == (D("0.3"), 0)
+
+
+async def test_amounts_finer_than_the_asset_are_credited_rounded_down(db_dsn, db):
+    """A real node reports ETH in wei (18 decimals) while MyCrypto keeps 8: the deposit is recorded and
+    credited in whole units of the asset, rounded down (never more than arrived), and a transfer worth
+    less than one unit is not recorded at all. Balances stay withdrawable to the last unit."""
+    parts = build_components(db, wallet_settings(db_dsn))
+    user = await create_user(db)
+    sim = SimulatorChain(db)
+    address = await _address(parts, user, "ETH")
+    await sim.send("ETH", address, D("1.234567891234567891"))
+    await sim.send("ETH", address, D("0.000000009999999999"))  # below 0.00000001 ETH: dust
+    await sim.mine(3)
+    result = await parts.watcher.scan_once()
+    assert (result.discovered, result.credited, result.errors) == (1, 1, [])
+    rows = await db.fetch("SELECT amount, status::text AS status FROM wallet.deposit")
+    assert [(r["amount"], r["status"]) for r in rows] == [(D("1.23456789"), "credited")]
+    assert [r["amount"].normalize() for r in rows] == [D("1.23456789")]
+    available, locked = (await balances(db, user))["ETH"]
+    assert (available.normalize(), locked) == (D("1.23456789"), 0)
+    assert await db.fetchval("SELECT available FROM wallet.account WHERE kind = 'chain_in' AND asset = 'ETH'") == (
+        D("-1.23456789"))
+    await assert_books_ok(db)

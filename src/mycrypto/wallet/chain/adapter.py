@@ -11,6 +11,7 @@ Contract (each point is relied upon by the watcher and the withdrawal processor)
 - `incoming_transfers(chain, cursor)` lists transfers to the adapter's addresses that appeared after
   `cursor` (None = from the beginning), oldest first, with a cursor to continue from. A transfer may
   be reported again (the wallet is idempotent on chain, txid, vout); one must never be skipped.
+  Amounts are exact in the chain's precision; the wallet rounds them down to the asset's decimals.
 - `confirmations(chain, txids)` gives the current confirmation count of each txid (0 = in the
   mempool); a txid the chain does not know is left out of the result.
 - `broadcast(...)` sends a withdrawal and returns its txid. It MUST be idempotent on `reference`:
