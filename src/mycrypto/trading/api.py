@@ -29,7 +29,7 @@ from ..marketdata.service import MarketDataService
 from .errors import InvalidParameter, MarketUnavailable, NotOwnerHere
 from .registry import EngineRegistry
 from .schemas import HaltRequest, OrderAmend, OrderCreate, parse_amend, parse_place_order, parse_reason
-from .service import TradeService
+from .service import TradeService, check_from_id
 
 SERVICE = "trade"
 PREFIX = "/api/v1/trade"
@@ -287,7 +287,7 @@ async def recent_trades(request: Request, symbol: str, limit: int = 500, from_id
     spec = service.market(symbol, for_path=True)
     if limit < 1 or limit > 1000:
         raise InvalidParameter("limit must be between 1 and 1000.", code="invalid_limit")
-    return _json(await service.marketdata.trades_json(spec, limit, from_id))
+    return _json(await service.marketdata.trades_json(spec, limit, check_from_id(from_id)))
 
 
 @router.get(PREFIX + "/ticker", summary="24h tickers of every market")

@@ -36,6 +36,8 @@ from .schemas import PlaceOrderRequest
 T = TypeVar("T")
 ORDER_STATUSES = ("new", "partially_filled", "filled", "canceled", "rejected", "expired")
 MAX_PAGE = 1000
+MAX_DB_ID = 2**63 - 1               # ids are BIGINT: a larger one names nothing (404), never a 500
+MAX_TIME_MS = 253_402_300_799_999   # 9999-12-31T23:59:59.999Z, the last time a query parameter may name
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +56,30 @@ def _decode_cursor(cursor: str, n: int) -> tuple[int, ...]:
         parts = tuple(int(p) for p in raw.split(":"))
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidCursor() from None
-    if len(parts) != n:
+    if len(parts) != n or not 0 <= parts[0] <= MAX_TIME_MS or not all(0 <= p <= MAX_DB_ID for p in parts):
         raise InvalidCursor()
     return parts
+
+
+def _time_param(ms: int | None, name: str) -> int | None:
+    """An epoch-ms time filter the database can represent (0 .. year 9999), else 400 invalid_<name>."""
+    if ms is not None and not 0 <= ms <= MAX_TIME_MS:
+        raise InvalidParameter(f"{name} must be epoch milliseconds between 0 and {MAX_TIME_MS}.",
+                               code=f"invalid_{name}")
+    return ms
+
+
+def check_from_id(from_id: int | None) -> int | None:
+    if from_id is not None and not 0 <= from_id <= MAX_DB_ID:
+        raise InvalidParameter(f"from_id must be between 0 and {MAX_DB_ID}.", code="invalid_from_id")
+    return from_id
+
+
+def _order_id(order_id: int | None) -> int | None:
+    """An order id that cannot exist (outside BIGINT) is simply not found."""
+    if order_id is not None and not 0 < order_id <= MAX_DB_ID:
+        raise OrderNotFound()
+    return order_id
 
 
 def _amount(value: Any, field: str) -> Decimal | None:
@@ -136,7 +159,7 @@ class TradeService:
                            client_order_id: str | None = None, symbol: str | None = None) -> OrderResult:
         """Cancel one open order of the caller (404 for an order that is not theirs)."""
         principal.require("trade")
-        order_id = await self._resolve(principal, order_id, client_order_id, symbol)
+        order_id = await self._resolve(principal, _order_id(order_id), client_order_id, symbol)
         engine = self.registry.engine_with_open_order(order_id)
         if engine is None:
             spec = await self._open_order_market(principal, order_id, symbol)
@@ -164,6 +187,7 @@ class TradeService:
     async def amend_order(self, principal: Principal, order_id: int, quantity: Any) -> OrderResult:
         """Reduce an open order's total quantity (keeps its time priority)."""
         principal.require("trade")
+        _order_id(order_id)
         engine = self.registry.engine_with_open_order(order_id)
         spec = engine.spec if engine is not None else await self._open_order_market(principal, order_id, None)
         qty = _amount(quantity, "quantity")
@@ -216,7 +240,7 @@ class TradeService:
                         client_order_id: str | None = None, with_fills: bool = True) -> OrderResult:
         """One of the caller's orders by id or client order id (404 otherwise)."""
         if order_id is not None:
-            row = await repo.order_by_id(self.db, order_id)
+            row = await repo.order_by_id(self.db, _order_id(order_id))
         elif client_order_id is not None:
             row = await repo.order_by_client_id(self.db, principal.user_id, client_order_id)
         else:
@@ -241,7 +265,8 @@ class TradeService:
         limit = _limit(limit)
         before = _decode_cursor(cursor, 2) if cursor else None
         rows = await repo.order_history(self.db, principal.user_id, market_id=market_id, statuses=statuses,
-                                        start_ms=start_ms, end_ms=end_ms, before=before, limit=limit + 1)
+                                        start_ms=_time_param(start_ms, "start_time"),
+                                        end_ms=_time_param(end_ms, "end_time"), before=before, limit=limit + 1)
         items = [result_from_row(self.registry.specs[r["market_id"]], r) for r in rows[:limit]]
         nxt = _encode_cursor(rows[limit - 1]["created_ms"], rows[limit - 1]["id"]) if len(rows) > limit else None
         return Page(items, nxt)
@@ -252,8 +277,9 @@ class TradeService:
         market_id = self.market(symbol).id if symbol is not None else None
         limit = _limit(limit)
         before = _decode_cursor(cursor, 3) if cursor else None
-        rows = await repo.my_trades(self.db, principal.user_id, market_id=market_id, start_ms=start_ms,
-                                    end_ms=end_ms, before=before, limit=limit + 1)
+        rows = await repo.my_trades(self.db, principal.user_id, market_id=market_id,
+                                    start_ms=_time_param(start_ms, "start_time"),
+                                    end_ms=_time_param(end_ms, "end_time"), before=before, limit=limit + 1)
         items: list[UserTrade] = []
         for r in rows[:limit]:
             items.extend(user_trades_from_row(self.registry.specs[r["market_id"]], r, principal.user_id))
@@ -286,7 +312,7 @@ class TradeService:
     async def recent_trades(self, symbol: str, limit: int = 500, from_id: int | None = None,
                             start_ms: int | None = None, end_ms: int | None = None) -> list[PublicTrade]:
         return await self.marketdata.recent_trades(self.market(symbol, for_path=True), _limit(limit),
-                                                   from_id, start_ms, end_ms)
+                                                   check_from_id(from_id), start_ms, end_ms)
 
     async def ticker(self, symbol: str) -> Ticker:
         return await self.marketdata.ticker(self.market(symbol, for_path=True))
@@ -299,6 +325,7 @@ class TradeService:
         from ..marketdata.candles import BadInterval
 
         spec = self.market(symbol, for_path=True)
+        start_ms, end_ms = _time_param(start_ms, "start_time"), _time_param(end_ms, "end_time")
         try:
             return await self.marketdata.candles(spec, interval, start_ms, end_ms, limit)
         except BadInterval:

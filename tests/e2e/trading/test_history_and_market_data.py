@@ -94,6 +94,16 @@ async def test_two_users_trade_and_every_number_agrees_with_the_ledger(client, d
     o_bid = (await client.get(f"/api/v1/trade/orders/{bid['order_id']}", headers=bob.headers)).json()
     assert o_bid["status"] == "filled" and o_bid["fills"][0]["is_maker"] is True
 
+    # order history: every order of each user, and its executed totals add up to the trades
+    for user, side_fee in ((bob, "buyer_fee"), (alice, "seller_fee")):
+        hist = (await client.get("/api/v1/trade/orders?symbol=BTC-USDT", headers=user.headers)).json()
+        assert hist["next_cursor"] is None and len(hist["items"]) == 3
+        assert sum(D(o["executed_quantity"]) for o in hist["items"]) == bought
+        assert sum(D(o["cumulative_quote"]) for o in hist["items"]) == sum(quote)
+        assert sum(D(o["fee_total"]) for o in hist["items"]) == sum(t[side_fee] for t in trades)
+    filled = (await client.get("/api/v1/trade/orders?status=filled", headers=bob.headers)).json()["items"]
+    assert sorted(o["order_id"] for o in filled) == sorted([t1["order_id"], t2["order_id"], bid["order_id"]])
+
     # my trades, both sides, with a cursor
     mine = (await client.get("/api/v1/trade/my-trades?limit=3", headers=bob.headers)).json()
     assert [x["trade_id"] for x in mine["items"]] == [4, 3, 2] and mine["next_cursor"]
@@ -108,6 +118,8 @@ async def test_two_users_trade_and_every_number_agrees_with_the_ledger(client, d
     # public trades, ticker and candles agree with the trades
     pub = (await client.get("/api/v1/trade/trades/BTC-USDT?limit=10")).json()
     assert [p["id"] for p in pub] == [4, 3, 2, 1] and pub[0]["is_buyer_maker"] is True
+    older = (await client.get("/api/v1/trade/trades/BTC-USDT?from_id=2&limit=2")).json()   # ascending from an id
+    assert [(p["id"], p["price"], p["quantity"]) for p in older] == [(2, "50010.5", "0.1"), (3, "50010.5", "0.1")]
     ticker = (await client.get("/api/v1/trade/ticker/BTC-USDT")).json()
     assert ticker["open"] == "50000" and ticker["last"] == "49990" and ticker["high"] == "50010.5"
     assert ticker["low"] == "49990" and D(ticker["volume"]) == bought and D(ticker["quote_volume"]) == sum(quote)
@@ -173,3 +185,105 @@ async def test_markets_time_tickers_and_candle_intervals(client, db, settings):
     ticker = (await client.get("/api/v1/trade/ticker/ETH-USDT")).json()
     assert ticker["volume"] == "2" and ticker["quote_volume"] == "4100" and ticker["weighted_avg_price"] == "2050"
     assert ticker["change"] == "100" and ticker["change_percent"] == "5"
+
+
+async def test_history_and_my_trades_time_filters(client, db, settings):
+    """start_time is inclusive, end_time exclusive (epoch ms of created_at / the trade's time)."""
+    import asyncio
+
+    s = await make_trader(db, settings, {"BTC": "1"})
+    b = await make_trader(db, settings, {"USDT": "100000"})
+    orders = []
+    for i in range(5):
+        await asyncio.sleep(0.005)   # distinct milliseconds
+        orders.append(await place_ok(client, s, side="sell", type="limit", price=str(50000 + i), quantity="0.01"))
+    times = [o["created_at"] for o in orders]
+    assert times == sorted(set(times))
+    ids = [o["order_id"] for o in orders]
+
+    async def history(query):
+        page = (await client.get(f"/api/v1/trade/orders?{query}", headers=s.headers)).json()
+        return [o["order_id"] for o in page["items"]]
+
+    assert await history(f"start_time={times[1]}&end_time={times[3]}") == [ids[2], ids[1]]
+    assert await history(f"start_time={times[3]}") == [ids[4], ids[3]]
+    assert await history(f"end_time={times[1]}") == [ids[0]]
+    assert await history(f"end_time={times[0]}") == []
+    r = await client.get("/api/v1/trade/orders?start_time=soon", headers=s.headers)
+    assert r.status_code == 422 and "error" in r.json()
+
+    trades = []
+    for _ in range(3):
+        await asyncio.sleep(0.005)
+        o = await place_ok(client, b, side="buy", type="market", quantity="0.01")
+        trades.append((o["fills"][0]["trade_id"], o["fills"][0]["time"]))
+    assert [t for t, _ in trades] == [1, 2, 3] and [ms for _, ms in trades] == sorted({ms for _, ms in trades})
+
+    async def mine(trader, query):
+        page = (await client.get(f"/api/v1/trade/my-trades?{query}", headers=trader.headers)).json()
+        return [t["trade_id"] for t in page["items"]]
+
+    first, second, third = (ms for _, ms in trades)
+    assert await mine(b, f"start_time={second}") == [3, 2]
+    assert await mine(b, f"start_time={first}&end_time={third}") == [2, 1]
+    assert await mine(s, f"end_time={second}") == [1]
+    assert await mine(s, f"start_time={third + 1}") == []
+    await check_books(db)
+
+
+async def test_order_book_ticker_and_trades_are_served_from_memory(app, client, db, settings, monkeypatch):
+    """On the owning replica the public reads never query the database per request; a replica that
+    owns nothing answers from a TTL cache (one query per market and view per TTL)."""
+    import asyncio
+
+    import httpx
+    from asgi_lifespan import LifespanManager
+
+    from mycrypto.apps import create_app
+    from mycrypto.marketdata import repository as mdrepo
+
+    s = await make_trader(db, settings, {"BTC": "1"})
+    b = await make_trader(db, settings, {"USDT": "100000"})
+    await place_ok(client, s, side="sell", type="limit", price="50000", quantity="0.2")
+    await place_ok(client, s, side="sell", type="limit", price="50100", quantity="0.3")
+    await place_ok(client, b, side="buy", type="limit", price="49000", quantity="0.1")
+    await place_ok(client, b, side="buy", type="market", quantity="0.1")
+
+    calls: list[str] = []
+    for name in ("depth_from_orders", "recent_trade_tuples", "minute_rows_24h"):
+        real = getattr(mdrepo, name)
+
+        def counted(*args, _name=name, _real=real, **kwargs):
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(mdrepo, name, counted)
+
+    for _ in range(10):
+        ob = (await client.get("/api/v1/orderbook/BTC-USDT?depth=5")).json()
+        assert ob["bids"] == [["49000", "0.1"]] and ob["asks"] == [["50000", "0.1"], ["50100", "0.3"]]
+        ob = (await client.get("/api/v1/orderbook/BTC-USDT?limit=5&depth=5")).json()   # the general handler
+        assert ob["asks"][0] == ["50000", "0.1"]
+        t = (await client.get("/api/v1/trade/ticker/BTC-USDT")).json()
+        assert t["last"] == "50000" and t["volume"] == "0.1" and t["best_bid"] == "49000"
+        assert [x["symbol"] for x in (await client.get("/api/v1/trade/ticker")).json()] == [
+            "BTC-USDT", "ETH-USDT", "ETH-BTC"]
+        pub = (await client.get("/api/v1/trade/trades/BTC-USDT?limit=5")).json()
+        assert [(p["id"], p["price"], p["quantity"]) for p in pub] == [(1, "50000", "0.1")]
+    assert calls == [], f"market data read from the database per request: {calls}"
+
+    # a replica that owns no market: the first read of each view queries, the rest hit the cache
+    replica = create_app(settings.model_copy(update={"trade_engines": False, "trade_read_cache_ms": 60000}),
+                         access_log=False)
+    async with LifespanManager(replica, startup_timeout=60, shutdown_timeout=60):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=replica), base_url="http://r") as c:
+            await asyncio.sleep(0)
+            for _ in range(10):
+                ob = (await c.get("/api/v1/orderbook/BTC-USDT?depth=5")).json()
+                assert ob["bids"] == [["49000", "0.1"]] and ob["asks"] == [["50000", "0.1"], ["50100", "0.3"]]
+                t = (await c.get("/api/v1/trade/ticker/BTC-USDT")).json()
+                assert t["last"] == "50000" and t["best_ask"] == "50000"
+                pub = (await c.get("/api/v1/trade/trades/BTC-USDT?limit=5")).json()
+                assert [p["id"] for p in pub] == [1]
+    assert sorted(set(calls)) == ["depth_from_orders", "minute_rows_24h", "recent_trade_tuples"]
+    assert len(calls) == 3, calls

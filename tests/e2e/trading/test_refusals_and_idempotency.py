@@ -152,17 +152,25 @@ async def test_halted_market_refuses_orders_but_allows_cancels(client, db, setti
     admin = await make_trader(db, settings, role="admin")
     u = await make_trader(db, settings, {"USDT": "100000"})
     o = await place_ok(client, u, **LIMIT)
+    o2 = await place_ok(client, u, **{**LIMIT, "price": "49000"})
     r = await client.post("/api/v1/trade/admin/markets/BTC-USDT/halt", json={"reason": "maintenance"}, headers=u.headers)
     assert r.status_code == 403
     r = await client.post("/api/v1/trade/admin/markets/BTC-USDT/halt", json={"reason": "maintenance"},
                           headers=admin.headers)
     assert r.status_code == 200 and r.json()["status"] == "halted"
-    r = await place(client, u, **LIMIT)
-    assert r.status_code == 409 and r.json()["error"]["code"] == "market_halted"
+    before = (await counts(db), await balances(db, u.user_id))
+    for body in (LIMIT, {**LIMIT, "client_order_id": "halted-1"}, {"side": "sell", "type": "market", "quantity": "0.01"}):
+        r = await place(client, u, **body)
+        assert r.status_code == 409 and r.json()["error"]["code"] == "market_halted"
+    assert (await counts(db), await balances(db, u.user_id)) == before   # no order, hold or posting
+    assert (await client.get("/api/v1/trade/orders/client/halted-1", headers=u.headers)).status_code == 404
     markets = {m["symbol"]: m for m in (await client.get("/api/v1/trade/markets")).json()}
     assert markets["BTC-USDT"]["status"] == "halted" and markets["ETH-USDT"]["status"] == "trading"
     r = await client.delete(f"/api/v1/trade/orders/{o['order_id']}", headers=u.headers)
     assert r.status_code == 200 and r.json()["status"] == "canceled"
+    r = await client.delete("/api/v1/trade/orders?symbol=BTC-USDT", headers=u.headers)   # cancel-all too
+    assert r.status_code == 200 and [(x["order_id"], x["status"]) for x in r.json()] == [(o2["order_id"], "canceled")]
+    assert await balances(db, u.user_id) == {"USDT": (D("100000"), D(0)), "BTC": (D(0), D(0))}
     r = await client.post("/api/v1/trade/admin/markets/BTC-USDT/resume", headers=admin.headers)
     assert r.status_code == 200 and r.json()["status"] == "trading"
     await place_ok(client, u, **LIMIT)
@@ -172,3 +180,37 @@ async def test_halted_market_refuses_orders_but_allows_cancels(client, db, setti
     r = await client.post("/api/v1/trade/admin/markets/NOPE-USDT/halt", headers=admin.headers)
     assert r.status_code == 404
     await check_books(db)
+
+
+BIG = 10**20   # beyond BIGINT: must be a clear 4xx, never a database error
+OUT_OF_RANGE = [
+    ("GET", f"/api/v1/trade/orders/{BIG}", 404, "order_not_found"),
+    ("DELETE", f"/api/v1/trade/orders/{BIG}", 404, "order_not_found"),
+    ("PATCH", f"/api/v1/trade/orders/{BIG}", 404, "order_not_found"),
+    ("GET", f"/api/v1/trade/orders?start_time={BIG}", 400, "invalid_start_time"),
+    ("GET", "/api/v1/trade/orders?end_time=-1", 400, "invalid_end_time"),
+    ("GET", f"/api/v1/trade/orders?start_time={10**15}", 400, "invalid_start_time"),
+    ("GET", f"/api/v1/trade/my-trades?start_time={BIG}", 400, "invalid_start_time"),
+    ("GET", f"/api/v1/trade/my-trades?end_time={10**17}", 400, "invalid_end_time"),
+    ("GET", f"/api/v1/trade/trades/BTC-USDT?from_id={BIG}", 400, "invalid_from_id"),
+    ("GET", f"/api/v1/trade/candles/BTC-USDT?start_time={BIG}", 400, "invalid_start_time"),
+    ("GET", f"/api/v1/trade/candles/BTC-USDT?end_time={10**16}", 400, "invalid_end_time"),
+    ("GET", "/api/v1/trade/orders?cursor=MTAwMDAwMDAwMDAwMDAwMDAwMDAwOjE", 400, "invalid_cursor"),   # "1e20:1"
+    ("GET", "/api/v1/trade/my-trades?cursor=MTAwMDAwMDAwMDAwMDAwMDAwMDAwOjE6MQ", 400, "invalid_cursor"),
+    ("GET", "/api/v1/trade/my-trades?cursor=MToxOjEwMDAwMDAwMDAwMDAwMDAwMDAwMA", 400, "invalid_cursor"),  # "1:1:1e20"
+]
+
+
+@pytest.mark.parametrize("method,path,status,code", OUT_OF_RANGE, ids=[f"{m} {p}" for m, p, _, _ in OUT_OF_RANGE])
+async def test_out_of_range_ids_times_and_cursors_are_refused_cleanly(client, db, settings, method, path, status, code):
+    u = await make_trader(db, settings, {"USDT": "1000"})
+    o = await place_ok(client, u, **LIMIT)
+    before = (await counts(db), await balances(db, u.user_id))
+    r = await client.request(method, path, headers=u.headers, json={"quantity": "0.005"} if method == "PATCH" else None)
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["code"] == code
+    assert (await counts(db), await balances(db, u.user_id)) == before
+    # the largest representable values are fine (and find nothing)
+    edge = (await client.get("/api/v1/trade/orders?start_time=0&end_time=253402300799999", headers=u.headers)).json()
+    assert [x["order_id"] for x in edge["items"]] == [o["order_id"]]
+    assert (await client.get(f"/api/v1/trade/orders/{2**63 - 1}", headers=u.headers)).status_code == 404

@@ -117,3 +117,41 @@ async def test_a_replica_that_lost_its_lock_is_fenced_out(db_dsn, db):
             b.stop()
         a.stop()
     await check_books(db)
+
+
+async def test_markets_split_across_replicas_forward_to_their_owners(db_dsn, db):
+    """TRADE_MARKETS splits the markets: each replica owns its own and forwards the others' commands;
+    cancel-all without a symbol cancels on both replicas."""
+    a = LiveServer(make_settings(db_dsn, trade_owner_poll_s=0.2, trade_markets=["BTC-USDT"])).start()
+    b = None
+    try:
+        b = LiveServer(make_settings(db_dsn, trade_owner_poll_s=0.2, trade_markets=["ETH-USDT", "ETH-BTC"])).start()
+        assert await wait_for(lambda: owned(a) == {"BTC-USDT"} and owned(b) == {"ETH-USDT", "ETH-BTC"})
+        u = await make_trader(db, a.app.state.container.settings, {"USDT": "100000", "ETH": "1"})
+        async with httpx.AsyncClient(timeout=30) as http:
+            btc = {"symbol": "BTC-USDT", "side": "buy", "type": "limit", "price": "40000", "quantity": "0.1"}
+            eth = {"symbol": "ETH-USDT", "side": "sell", "type": "limit", "price": "3000", "quantity": "0.5"}
+            r = await http.post(f"{b.url}/api/v1/trade/orders", headers=u.headers, json=btc)   # B -> A
+            assert r.status_code == 201 and r.json()["status"] == "new", r.text
+            r = await http.post(f"{a.url}/api/v1/trade/orders", headers=u.headers, json=eth)   # A -> B
+            assert r.status_code == 201 and r.json()["status"] == "new", r.text
+            # each order lives in its owner's engine only
+            assert [o[3] for o in registry(a).engines[registry(a).by_symbol["BTC-USDT"].id].snapshot()] == [4000000]
+            assert [o[3] for o in registry(b).engines[registry(b).by_symbol["ETH-USDT"].id].snapshot()] == [300000]
+            for server in (a, b):
+                opened = (await http.get(f"{server.url}/api/v1/trade/orders/open", headers=u.headers)).json()
+                assert sorted(o["symbol"] for o in opened) == ["BTC-USDT", "ETH-USDT"]
+            r = await http.delete(f"{a.url}/api/v1/trade/orders", headers=u.headers)
+            assert r.status_code == 200, r.text
+            assert sorted((o["symbol"], o["status"]) for o in r.json()) == [("BTC-USDT", "canceled"),
+                                                                           ("ETH-USDT", "canceled")]
+            assert (await http.get(f"{b.url}/api/v1/trade/orders/open", headers=u.headers)).json() == []
+            assert registry(b).engines[registry(b).by_symbol["ETH-USDT"].id].snapshot() == []
+        rows = await db.fetch("SELECT asset, available, locked FROM wallet.account WHERE user_id = $1", u.user_id)
+        assert {r["asset"]: (r["available"], r["locked"]) for r in rows if r["asset"] in ("USDT", "ETH")} == {
+            "USDT": (100000, 0), "ETH": (1, 0)}
+    finally:
+        if b is not None:
+            b.stop()
+        a.stop()
+    await check_books(db)
