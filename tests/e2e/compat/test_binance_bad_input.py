@@ -195,3 +195,27 @@ async def test_order_rate_limit_per_user(db_dsn):
                 assert await snapshot(database) == before
     finally:
         await database.close()
+
+
+async def test_out_of_range_ids_and_times_are_refused_not_server_errors(client, db, settings):
+    """Ids and cursors are 64-bit, times end at year 9999: a larger value is a -1130, never a 500."""
+    owner = await key_user(client, db, settings, {"USDT": "10000"})
+    await spost(client, owner, "order", {**ORDER, "newClientOrderId": "keep-me"})
+    before = await snapshot(db)
+    too_big_id, too_late = str(2**63), str(10**15)
+    public = [("aggTrades", {**BTC, "fromId": too_big_id}), ("aggTrades", {**BTC, "startTime": too_late}),
+              ("historicalTrades", {**BTC, "fromId": too_big_id}), ("klines", {**BTC, "interval": "1m",
+                                                                               "endTime": too_late})]
+    for path, params in public:
+        binance_error(await client.get(f"/api/v3/{path}", params=params), -1130, 400)
+    signed_calls = [(sget, "order", {**BTC, "orderId": too_big_id}),
+                    (sdelete, "order", {**BTC, "orderId": too_big_id}),
+                    (sget, "allOrders", {**BTC, "orderId": too_big_id}),
+                    (sget, "allOrders", {**BTC, "startTime": too_late}),
+                    (sget, "myTrades", {**BTC, "fromId": too_big_id}),
+                    (sget, "myTrades", {**BTC, "orderId": too_big_id})]
+    for call, path, params in signed_calls:
+        binance_error(await call(client, owner, path, params), -1130, 400)
+    # the largest representable values are legal and simply match nothing
+    assert (await sget(client, owner, "allOrders", {**BTC, "orderId": str(2**63 - 1)})).json() == []
+    assert await snapshot(db) == before

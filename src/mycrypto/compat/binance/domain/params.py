@@ -18,6 +18,8 @@ _DECIMAL = re.compile(DECIMAL_RANGE)
 _INTEGER = re.compile(r"^-?[0-9]{1,19}$")
 _CLIENT_ID = re.compile(CLIENT_ID_RANGE)
 _SYMBOL = re.compile(r"^[A-Z0-9-_.]{1,20}$")
+INT64_MAX = 2**63 - 1            # ids and cursors are bigint columns: a larger value matches nothing
+MAX_TIME_MS = 253402300799999    # 9999-12-31T23:59:59.999Z, the last instant PostgreSQL's timestamptz math keeps
 
 
 def merge(query: Iterable[tuple[str, str]], body: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -57,6 +59,7 @@ class Params:
         if not _INTEGER.match(raw):
             raise illegal(name, "^[0-9]{1,19}$")
         value = int(raw)
+        hi = INT64_MAX if hi is None else hi
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             bounds = f"between {lo} and {hi}" if lo is not None and hi is not None else (
                 f"at least {lo}" if lo is not None else f"at most {hi}")
@@ -119,8 +122,8 @@ class Params:
         return many
 
     def time_range(self, start: str = "startTime", end: str = "endTime") -> tuple[int | None, int | None]:
-        start_ms = self.integer(start, lo=0)
-        end_ms = self.integer(end, lo=0)
+        start_ms = self.integer(start, lo=0, hi=MAX_TIME_MS)
+        end_ms = self.integer(end, lo=0, hi=MAX_TIME_MS)
         if start_ms is not None and end_ms is not None and end_ms < start_ms:
             raise invalid(end, f"It must not be before {start}.")
         return start_ms, end_ms
