@@ -111,13 +111,21 @@ class MarketFeed:
             levels = self._levels = (self.update_id, captured, bids, asks)
         return levels
 
-    async def depth_messages(self, limit: int) -> tuple[dict, dict]:
-        """The ASGI response messages (start, body) of depth_json, built once per version and limit
-        (the fast path sends them as they are; nobody mutates ASGI messages)."""
+    def cached_depth_messages(self, limit: int) -> tuple[dict, dict] | None:
+        """depth_messages when they are already built for the current version (no coroutine: the
+        order-book fast path answers most reads from here)."""
         cached = self._depth_msgs.get(limit)
         if cached is not None and cached[0] == self.update_id and self._levels is not None \
                 and self._levels[0] == self.update_id:
             return cached[1], cached[2]
+        return None
+
+    async def depth_messages(self, limit: int) -> tuple[dict, dict]:
+        """The ASGI response messages (start, body) of depth_json, built once per version and limit
+        (the fast path sends them as they are; nobody mutates ASGI messages)."""
+        cached = self.cached_depth_messages(limit)
+        if cached is not None:
+            return cached
         version = self.update_id
         body = await self.depth_json(limit)
         start = {"type": "http.response.start", "status": 200,

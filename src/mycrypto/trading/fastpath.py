@@ -37,7 +37,7 @@ _CONSTANT_BODY = {"type": "http.response.body", "body": CONSTANT}
 class TradeFastPath:
     def __init__(self, app: Any) -> None:
         self.app = app
-        self._container: Any = None
+        self._app: Any = None
         self._registry: Any = None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -73,19 +73,23 @@ class TradeFastPath:
                 return False
         else:
             return False
-        container = scope["app"].state.container
-        if container is not self._container:
-            self._container = container
-            self._registry = container.services.get("trade_registry")
+        app = scope["app"]
         registry = self._registry
+        if app is not self._app or registry is None:   # an app's container and registry are fixed once set
+            registry = self._registry = app.state.container.services.get("trade_registry")
+            self._app = app if registry is not None else None
         spec = registry.by_symbol.get(symbol) if registry is not None else None
         engine = registry.engines.get(spec.id) if spec is not None else None
         if engine is None or not engine.accepting or engine.dirty:
             return False
-        try:
-            start, body = await engine.feed.depth_messages(depth)
-        except TimeoutError:
-            return False
+        feed = engine.feed
+        messages = feed.cached_depth_messages(depth)
+        if messages is None:
+            try:
+                messages = await feed.depth_messages(depth)
+            except TimeoutError:
+                return False
+        start, body = messages
         await send(start)
         await send(body)
         return True
