@@ -97,7 +97,7 @@ def engine_stats(port: int, admin_token: str) -> dict:
                                  headers={"Authorization": f"Bearer {admin_token}"})
     with urllib.request.urlopen(req, timeout=10) as r:
         owned = json.loads(r.read())["owned"].values()
-    out = {k: sum(e[k] for e in owned) for k in ("batches", "commands", "retries")}
+    out = {k: sum(e.get(k, 0) for e in owned) for k in ("batches", "commands", "retries", "resends")}
     out["seconds"] = {k: round(sum(e["seconds"][k] for e in owned), 3) for k in next(iter(owned))["seconds"]}
     return out
 
@@ -324,11 +324,12 @@ def main() -> None:
                                             [p for p in args.only.split(",") if p], args.markets,
                                             args.book_path)))
             st = engine_stats(port, admin_token)
-            for k in ("batches", "commands", "retries"):
-                st[k] -= before[k]
+            for k in ("batches", "commands", "retries", "resends"):
+                st[k] = st.get(k, 0) - before.get(k, 0)
             st["seconds"] = {k: round(v - before["seconds"][k], 3) for k, v in st["seconds"].items()}
             print(f"engine: {st['batches']} batches, {st['commands']} commands "
                   f"({st['commands'] / max(1, st['batches']):.1f}/batch), retries {st['retries']}, "
+                  f"resends {st['resends']}, "
                   f"seconds per phase {st['seconds']}", flush=True)
         finally:
             proc.send_signal(signal.SIGINT)
