@@ -10,6 +10,7 @@ import pyotp
 
 from mycrypto.notify.mailbox import read_mailbox
 from mycrypto.notify.transports import mailbox_dir
+from tests.support.waiting import eventually  # noqa: F401  (re-exported: the auth tests import it from here)
 
 PASSWORD = "violet-harbour-lantern-93"
 NEW_PASSWORD = "quiet-meadow-copper-kettle-17"
@@ -60,20 +61,6 @@ async def wait_for_links(client, settings, to: str, contains: str, count: int = 
             return links
         if time.monotonic() > deadline:
             raise AssertionError(f"expected {count} link(s) with {contains!r} to {to}, found {len(links)}")
-        await asyncio.sleep(0.05)
-
-
-async def eventually(fn, timeout: float = 10.0):  # noqa: ANN001, ANN201
-    """Await `fn()` until it returns something truthy (background relay work), then return it."""
-    import asyncio
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
         await asyncio.sleep(0.05)
 
 

@@ -24,17 +24,11 @@ from mycrypto.notify.worker import run_notifier
 from tests.conftest import make_settings
 from tests.integration.notify.helpers import BrokerProxy, get_all, queue_depth
 from tests.support.smtp import first_link, html_of, text_of
+from tests.support.waiting import eventually
 
 
 async def _until(fn, timeout: float = 20.0, what: str = "condition"):  # noqa: ANN001, ANN202
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what} (last {value!r})")
-        await asyncio.sleep(0.05)
+    return await eventually(fn, timeout, what)
 
 
 async def _enqueue(db, settings, to: str, link: str = "https://example.test/x?token=abc") -> int:
