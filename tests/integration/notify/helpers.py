@@ -1,5 +1,6 @@
 """RabbitMQ helpers for the notifier tests: unique queue names, cleanup, and a TCP proxy that plays a
-broker outage (the machine's RabbitMQ is shared, so tests never restart it; they cut the network path)."""
+broker outage (the machine's RabbitMQ is shared, so tests never restart it; they cut the network path,
+or restart a private node: tests/support/private_rabbitmq.py)."""
 from __future__ import annotations
 
 import asyncio
