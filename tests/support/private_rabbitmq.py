@@ -36,11 +36,12 @@ def _port_open(port: int) -> bool:
 class PrivateRabbitMQ:
     def __init__(self) -> None:
         self.port = free_port()
+        self.dist_port = free_port()   # Erlang distribution (how rabbitmqctl reaches the node)
         self.dir = Path(tempfile.mkdtemp(prefix="mycrypto-rmq-"))
         self.url = f"amqp://guest:guest@127.0.0.1:{self.port}/"
 
     def _as_rabbitmq(self, command: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        env = (f"HOME={RABBIT_HOME} RABBITMQ_NODENAME={NODE} RABBITMQ_DIST_PORT={free_port()} "
+        env = (f"HOME={RABBIT_HOME} RABBITMQ_NODENAME={NODE} RABBITMQ_DIST_PORT={self.dist_port} "
                f"RABBITMQ_CONFIG_FILE={self.dir}/rabbitmq.conf RABBITMQ_MNESIA_BASE={self.dir}/mnesia "
                f"RABBITMQ_LOG_BASE={self.dir}/log RABBITMQ_ENABLED_PLUGINS_FILE={self.dir}/enabled_plugins "
                f"RABBITMQ_PID_FILE={self.dir}/pid ERL_EPMD_ADDRESS=127.0.0.1")

@@ -55,21 +55,26 @@ def batch_candles(trades: list[tuple]) -> list[tuple]:
         tid, px, q, cost, ms = t[0], t[4], t[5], t[6], t[11]
         for name in STORED_ORDER:
             length = STORED[name]
-            key = (name, ms - ms % length)
-            c = acc.get(key)
-            if c is None:
-                acc[key] = [px, px, px, px, q, cost, 1, tid, tid]
-            else:
-                if px > c[1]:
-                    c[1] = px
-                if px < c[2]:
-                    c[2] = px
-                c[3] = px
-                c[4] += q
-                c[5] += cost
-                c[6] += 1
-                c[8] = tid
+            add_trade(acc, (name, ms - ms % length), tid, px, q, cost)
     return [(k[0], k[1], *v) for k, v in acc.items()]
+
+
+def add_trade(buckets: dict, key: object, tid: int, px: int, q: int, cost: int) -> None:
+    """Fold one trade (in id order) into buckets[key] = [o, h, l, c, volume, quote volume, count,
+    first trade id, last trade id], opening the bucket if it is new."""
+    b = buckets.get(key)
+    if b is None:
+        buckets[key] = [px, px, px, px, q, cost, 1, tid, tid]
+        return
+    if px > b[1]:
+        b[1] = px
+    if px < b[2]:
+        b[2] = px
+    b[3] = px
+    b[4] += q
+    b[5] += cost
+    b[6] += 1
+    b[8] = tid
 
 
 def merge_rows(rows: list[tuple], length_ms: int) -> list[tuple]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from ..trading.domain.market import MarketSpec
+from .candles import add_trade
 
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
@@ -120,20 +121,7 @@ class Rolling24h:
         self.buckets: dict[int, list] = {}
 
     def add(self, tid: int, px: int, q: int, cost: int, ms: int) -> None:
-        minute = ms - ms % MINUTE_MS
-        b = self.buckets.get(minute)
-        if b is None:
-            self.buckets[minute] = [px, px, px, px, q, cost, 1, tid, tid]
-            return
-        if px > b[1]:
-            b[1] = px
-        if px < b[2]:
-            b[2] = px
-        b[3] = px
-        b[4] += q
-        b[5] += cost
-        b[6] += 1
-        b[8] = tid
+        add_trade(self.buckets, ms - ms % MINUTE_MS, tid, px, q, cost)
 
     def load(self, rows: list[tuple]) -> None:
         """rows: (minute_ms, o, h, l, c, v, qv, n, first, last) in time order (from 1m candles)."""

@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from ..auth.audit import record as audit
 from ..auth.principal import Principal
+from ..common.bounds import MAX_DB_ID, MAX_TIME_MS
 from ..common.errors import AppError, Forbidden
 from ..common.money import parse_amount
 from ..marketdata.service import Candle, MarketDataService
@@ -36,8 +37,6 @@ from .schemas import PlaceOrderRequest
 T = TypeVar("T")
 ORDER_STATUSES = ("new", "partially_filled", "filled", "canceled", "rejected", "expired")
 MAX_PAGE = 1000
-MAX_DB_ID = 2**63 - 1               # ids are BIGINT: a larger one names nothing (404), never a 500
-MAX_TIME_MS = 253_402_300_799_999   # 9999-12-31T23:59:59.999Z, the last time a query parameter may name
 
 
 @dataclass(frozen=True, slots=True)

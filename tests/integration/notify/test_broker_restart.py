@@ -9,17 +9,10 @@ import asyncio
 import aio_pika
 
 from mycrypto.notify.amqp import outbox_message
-from tests.integration.notify.test_email_pipeline import Notifier, _enqueue, _settings
-from tests.integration.notify.helpers import unique_queue
+from tests.integration.notify.helpers import queue_depth, unique_queue
+from tests.integration.notify.test_email_pipeline import Notifier, _at_least, _empty, _enqueue, _settings
 from tests.support.private_rabbitmq import private_rabbitmq  # noqa: F401  (fixture)
 from tests.support.waiting import eventually
-
-
-async def _queue_depth(url: str, name: str) -> int:
-    async with await aio_pika.connect(url) as conn:
-        ch = await conn.channel()
-        q = await ch.declare_queue(name, passive=True)
-        return q.declaration_result.message_count or 0
 
 
 async def test_notifier_survives_a_real_broker_restart(db, db_dsn, smtp_sink, tmp_path, private_rabbitmq):  # noqa: F811
@@ -38,9 +31,9 @@ async def test_notifier_survives_a_real_broker_restart(db, db_dsn, smtp_sink, tm
         ch = await conn.channel(publisher_confirms=True)
         await ch.default_exchange.publish(outbox_message(queued, "email.verify_email", payload), routing_key=queue)
     await db.execute("UPDATE ops.outbox SET sent_at = now() WHERE id = $1", queued)   # as its relay would
-    assert await _queue_depth(broker.url, queue) == 1
+    assert await queue_depth(broker.url, queue) == 1
     await asyncio.to_thread(broker.restart_broker)
-    assert await _queue_depth(broker.url, queue) == 1, "the persistent message did not survive the restart"
+    assert await queue_depth(broker.url, queue) == 1, "the persistent message did not survive the restart"
 
     async with Notifier(settings):
         await smtp_sink.wait_for(to="queued@example.com", timeout=30)
@@ -49,7 +42,7 @@ async def test_notifier_survives_a_real_broker_restart(db, db_dsn, smtp_sink, tm
         smtp_sink.hold = True
         started = smtp_sink.data_started
         await _enqueue(db, settings, "inflight@example.com")
-        await eventually(lambda: _data_started(smtp_sink, started + 1), 20, "in-flight delivery")
+        await eventually(lambda: _at_least(smtp_sink, started + 1), 20, "in-flight delivery")
         await asyncio.to_thread(broker.stop_broker)
         smtp_sink.hold = False   # the send completes; its ack cannot reach the broker
 
@@ -63,17 +56,10 @@ async def test_notifier_survives_a_real_broker_restart(db, db_dsn, smtp_sink, tm
         await smtp_sink.wait_for(to="during@example.com", timeout=45)
         await eventually(lambda: db.fetchval("SELECT count(*) = 0 FROM ops.outbox WHERE sent_at IS NULL"),
                          30, "outbox drained")
-        await eventually(lambda: _is_zero(_queue_depth(broker.url, queue)), 30, "queue drained")
+        await eventually(lambda: _empty(broker.url, queue), 30, "queue drained")
         await asyncio.sleep(0.5)
 
     for to in ("before@example.com", "queued@example.com", "inflight@example.com", "during@example.com"):
         assert len(smtp_sink.to(to)) == 1, to
     assert await db.fetchval("SELECT count(*) FROM ops.email_delivery WHERE status = 'sent'") == 4
 
-
-async def _data_started(sink, n: int) -> bool:  # noqa: ANN001
-    return sink.data_started >= n
-
-
-async def _is_zero(depth) -> bool:  # noqa: ANN001
-    return await depth == 0

@@ -11,6 +11,7 @@ import re
 from decimal import Decimal
 from typing import Iterable
 
+from ....common.bounds import MAX_DB_ID, MAX_TIME_MS
 from .codes import (CLIENT_ID_RANGE, DECIMAL_RANGE, EMPTY_NEW_CL_ORD_ID, BAD_COMBINATION, Reject, illegal,
                     invalid, mandatory)
 
@@ -18,8 +19,6 @@ _DECIMAL = re.compile(DECIMAL_RANGE)
 _INTEGER = re.compile(r"^-?[0-9]{1,19}$")
 _CLIENT_ID = re.compile(CLIENT_ID_RANGE)
 _SYMBOL = re.compile(r"^[A-Z0-9-_.]{1,20}$")
-INT64_MAX = 2**63 - 1            # ids and cursors are bigint columns: a larger value matches nothing
-MAX_TIME_MS = 253402300799999    # 9999-12-31T23:59:59.999Z, the last instant PostgreSQL's timestamptz math keeps
 
 
 def merge(query: Iterable[tuple[str, str]], body: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -59,7 +58,7 @@ class Params:
         if not _INTEGER.match(raw):
             raise illegal(name, "^[0-9]{1,19}$")
         value = int(raw)
-        hi = INT64_MAX if hi is None else hi
+        hi = MAX_DB_ID if hi is None else hi
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             bounds = f"between {lo} and {hi}" if lo is not None and hi is not None else (
                 f"at least {lo}" if lo is not None else f"at most {hi}")
