@@ -48,7 +48,15 @@ class TradeFastPath:
                 if path.startswith(ORDERBOOK):
                     symbol = path[len(ORDERBOOK):]
                     if symbol and "/" not in symbol:
-                        if not await self._orderbook(scope, send, symbol):
+                        found = self._owned_feed(scope, symbol)
+                        if found is not None:
+                            # the common case without a coroutine: bytes built for this book version
+                            messages = found[0].cached_depth_messages(found[1])
+                            if messages is not None:
+                                await send(messages[0])
+                                await send(messages[1])
+                                return
+                        if found is None or not await self._orderbook(send, *found):
                             await self._run(scope, receive, send, handle_orderbook, symbol)
                         return
                 elif path == PING:
@@ -60,19 +68,19 @@ class TradeFastPath:
                 return
         await self.app(scope, receive, send)
 
-    async def _orderbook(self, scope: dict, send: Any, symbol: str) -> bool:
-        """The common case in a few dict lookups: a known symbol owned here, no or a plain depth
-        parameter. Returns False to let the general handler deal with everything else (errors,
-        non-owner replicas, unusual query strings)."""
+    def _owned_feed(self, scope: dict, symbol: str) -> tuple[Any, int] | None:
+        """(feed, depth) in the common case: a known symbol owned here, no or a plain depth
+        parameter. None lets the general handler deal with everything else (errors, non-owner
+        replicas, unusual query strings)."""
         qs = scope["query_string"]
         if not qs:
             depth = 100
         elif qs.startswith(b"depth=") and qs[6:].isdigit() and len(qs) < 12:
             depth = int(qs[6:])
             if not 0 < depth <= 5000:
-                return False
+                return None
         else:
-            return False
+            return None
         app = scope["app"]
         registry = self._registry
         if app is not self._app or registry is None:   # an app's container and registry are fixed once set
@@ -81,15 +89,16 @@ class TradeFastPath:
         spec = registry.by_symbol.get(symbol) if registry is not None else None
         engine = registry.engines.get(spec.id) if spec is not None else None
         if engine is None or not engine.accepting or engine.dirty:
+            return None
+        return engine.feed, depth
+
+    @staticmethod
+    async def _orderbook(send: Any, feed: Any, depth: int) -> bool:
+        """Build (once per book version) and send the depth; False if the feed did not settle in time."""
+        try:
+            start, body = await feed.depth_messages(depth)
+        except TimeoutError:
             return False
-        feed = engine.feed
-        messages = feed.cached_depth_messages(depth)
-        if messages is None:
-            try:
-                messages = await feed.depth_messages(depth)
-            except TimeoutError:
-                return False
-        start, body = messages
         await send(start)
         await send(body)
         return True
