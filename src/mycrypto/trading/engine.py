@@ -16,8 +16,12 @@ everything queued (up to TRADE_BATCH_MAX) as one batch:
 If the commit fails nothing was acknowledged. A refusal the data explains (a withdrawal raced the
 optimistic balance read -> InsufficientFunds, a client order id used concurrently on another market
 -> unique violation) rebuilds the book from the database's open orders and replays the batch once
-more with fresh balances. A database outage fails the batch's commands with 503 and rebuilds before
-the next batch. A lost epoch fence (another replica took over) stops this engine.
+more with fresh balances. If the commit's CONNECTION fails (the outcome unknown to us), the fence row
+says whether it committed (`_resolve_lost`): committed batches are acknowledged as they are, the rest
+replayed, and when the database cannot be asked the clients get 503 order_outcome_unknown - never
+"not executed" on a guess, and never a second execution. A database outage before the commit was sent
+fails the batch's commands with 503 and rebuilds before the next batch. A lost epoch fence (another
+replica took over) stops this engine.
 """
 from __future__ import annotations
 
@@ -43,7 +47,7 @@ from .domain.matching import BUY, EV_DONE, EXPIRED, IOC, D_IOC, D_MARKET, D_NO_L
 from .domain.rules import LIMIT, OrderIntent, OrderRuleError, check_notional
 from .domain.settlement import Batch, InsufficientHold, OrderState, SettlementError, initial_hold, worst_price
 from .errors import (EngineOverloaded, InvalidAmend, InvalidOrder, MarketHalted, MarketUnavailable, OrderNotFound,
-                     OrderNotOpen, PostOnlyWouldTake)
+                     OrderNotOpen, OutcomeUnknown, PostOnlyWouldTake)
 from .results import OrderResult, result_from_state
 
 log = logging.getLogger("mycrypto.trading.engine")
@@ -57,6 +61,7 @@ MAX_RESENDS = 5   # a batch that lost the race to the sequence fence is sent aga
 ID_BLOCK = 1000
 MAX_QUEUE = 20_000
 RECENT_TRADES_LOAD = 1000
+FENCE_QUERY_TIMEOUT = 5.0   # seconds to ask whether a batch whose connection failed committed
 
 
 # ---------------------------------------------------------------------------- commands
@@ -307,7 +312,8 @@ class MarketEngine:
                 try:
                     await self._settle_or_replay(inflight, None)
                 except BaseException:
-                    self._fail(inflight.cmds, MarketUnavailable("The market engine stopped; retry shortly."))
+                    # cancelled while its commit was in flight: it may have committed
+                    self._fail(inflight.cmds, OutcomeUnknown())
                     raise
         # stopping: what is still queued was never executed (stop() fails it with 503)
 
@@ -329,17 +335,23 @@ class MarketEngine:
         except Exception as exc:
             self.dirty = True
             self.stats["retries"] += 1
-            cmds = list(prep.cmds)
+            batches = [prep]
             if successor is not None:
                 if successor.task is not None:
                     try:
                         await successor.task
                     except Exception:  # SequenceGap (or the same failure): nothing was written
                         pass
-                cmds += successor.cmds
+                batches.append(successor)
+            if isinstance(exc, DB_DOWN):
+                # the connection failed: the commit may have landed (and then its successor too)
+                cmds = await self._resolve_lost(batches)
+            else:   # the database refused it: rolled back, and the successor wrote nothing
+                cmds = [cmd for b in batches for cmd in b.cmds]
             log.warning("pipelined batch not committed; replaying", extra={"market": self.spec.symbol,
-                                                                          "reason": repr(exc)})
-            await self._guarded_process(cmds)
+                                                                          "reason": repr(exc), "replayed": len(cmds)})
+            if cmds:
+                await self._guarded_process(cmds)
             return False
         if not prep.acked:
             self._acknowledge(prep, clean=successor is None)
@@ -359,6 +371,37 @@ class MarketEngine:
                 self.stats["resends"] += 1
                 prep.task = asyncio.create_task(self._execute(prep, time.perf_counter()))
         await prep.task
+
+    async def _resolve_lost(self, batches: list[Prepared]) -> list:
+        """Batches sent on a connection that failed before answering: ask the fence row which of them
+        committed (waiting for a commit still running on the old backend). Committed ones are
+        acknowledged with the outcomes computed for them; the commands of the others are returned to be
+        replayed. If the database cannot be asked (or another replica took the market over meanwhile),
+        every client gets OutcomeUnknown and nothing is returned."""
+        self.dirty = True
+        try:
+            async with asyncio.timeout(FENCE_QUERY_TIMEOUT):
+                async with self.db.acquire() as conn:
+                    fence = await repo.committed_fence(conn, self.spec.id)
+        except DB_DOWN:
+            fence = None
+        if fence is None or fence[0] != self.epoch:
+            log.error("batch outcome unknown: the database could not be asked",
+                      extra={"market": self.spec.symbol, "batches": [b.update_id for b in batches]})
+            for b in batches:
+                self._fail(b.cmds, OutcomeUnknown())
+            return []
+        committed = fence[1]
+        replay: list = []
+        for b in batches:
+            if b.batch is not None and b.update_id <= committed:
+                log.warning("batch committed although its connection failed; acknowledged",
+                            extra={"market": self.spec.symbol, "update_id": b.update_id})
+                if not b.acked:
+                    self._acknowledge(b, clean=False)
+            else:
+                replay.extend(b.cmds)
+        return replay
 
     async def _guarded_process(self, cmds: list) -> None:
         try:
@@ -389,6 +432,7 @@ class MarketEngine:
         attempts = 0
         while True:
             attempts += 1
+            prep = None
             try:
                 if self.dirty:
                     await self.rebuild()
@@ -421,6 +465,14 @@ class MarketEngine:
             except DB_DOWN as exc:
                 self.dirty = True
                 self._drop_connections()
+                if prep is not None and prep.task is not None:
+                    # the commit was sent: "not executed" only if the fence row says so
+                    replay = await self._resolve_lost([prep])
+                    if not replay:   # acknowledged (it committed) or failed as unknown
+                        return
+                    if attempts < MAX_ATTEMPTS:   # it did not commit, and the database answers again
+                        self.stats["retries"] += 1
+                        continue
                 self.stats["failed_batches"] += 1
                 log.error("database unavailable; batch not committed", extra={"market": self.spec.symbol,
                                                                              "reason": repr(exc)})

@@ -36,6 +36,17 @@ class MarketUnavailable(ServiceUnavailable):
         super().__init__(message, headers={"Retry-After": str(retry_after)}, details={"retry_after": retry_after})
 
 
+class OutcomeUnknown(ServiceUnavailable):
+    """The database connection failed while the batch holding this command was committing, and the
+    database could not be asked afterwards whether it committed. Never guessed as "not executed": a
+    blind retry without a client order id could trade twice."""
+
+    code, message = ("order_outcome_unknown",
+                     "The connection to the database failed while this command was being committed; it may or "
+                     "may not have been executed. Check your open orders and history (or place it again with "
+                     "the same client_order_id) before retrying.")
+
+
 class EngineOverloaded(ServiceUnavailable):
     code, message = "engine_overloaded", "Too many orders queued for this market; retry shortly."
 

@@ -104,6 +104,15 @@ async def owners(conn: Any) -> dict[int, tuple[str, str, float]]:
 
 
 # ---------------------------------------------------------------------------- rebuild
+async def committed_fence(conn: Any, market_id: int) -> tuple[int, int] | None:
+    """(epoch, book update id) of a market, read under the fence row's share lock: a commit_batch
+    still running on another backend (its client connection lost) is waited for, not read around."""
+    async with conn.transaction():
+        row = await conn.fetchrow("SELECT epoch, book_update_id FROM trade.market_engine WHERE market_id = $1 "
+                                  "FOR SHARE", market_id)
+    return (row["epoch"], row["book_update_id"]) if row is not None else None
+
+
 async def engine_state(conn: Any, market_id: int) -> tuple[int, int]:
     """(next trade id, book update id) of a market."""
     row = await conn.fetchrow(

@@ -18,7 +18,7 @@ from mycrypto.compat.binance.domain.symbols import SymbolMap, binance_symbol
 from mycrypto.compat.binance.errors import CANCEL, ORDER, QUERY, BinanceError, rule_reject, translate
 from mycrypto.trading.domain.market import MarketSpec
 from mycrypto.trading.errors import (DuplicateClientOrderId, InvalidOrder, MarketHalted, MarketUnavailable,
-                                     OrderNotFound, OrderNotOpen, PostOnlyWouldTake, UnknownMarket)
+                                     OrderNotFound, OrderNotOpen, OutcomeUnknown, PostOnlyWouldTake, UnknownMarket)
 from mycrypto.trading.results import FillResult, OrderResult
 from mycrypto.wallet.errors import InsufficientFunds
 
@@ -197,6 +197,7 @@ def test_exchange_info_symbol_has_what_ccxt_reads():
     (EmailNotVerified(), ORDER, -2010, 400), (OrderNotFound(), QUERY, -2013, 400),
     (OrderNotFound(), CANCEL, -2011, 400), (OrderNotOpen(), CANCEL, -2011, 400),
     (RateLimited(3), None, -1003, 429), (MarketUnavailable(), ORDER, -1008, 503),
+    (OutcomeUnknown(), ORDER, -1007, 503),   # "execution status unknown", Binance's own wording
 ])
 def test_platform_errors_become_binance_errors(exc, action, code, status):
     err = translate(exc, action)

@@ -115,6 +115,8 @@ def _map(exc: AppError, action: str | None, market_order: bool) -> Reject:
     if code == "rate_limited" or exc.http_status == 429:
         return Reject(c.TOO_MANY_REQUESTS, "Too many requests; current limit is exceeded. "
                                            "Please slow down and retry after the Retry-After delay.", 429)
+    if code == "order_outcome_unknown":
+        return Reject(c.TIMEOUT, c.MSG_TIMEOUT, 503)
     if code in ("market_unavailable", "engine_overloaded") or exc.http_status == 503:
         return Reject(c.SERVER_BUSY, f"{c.MSG_SERVER_BUSY} ({exc.message})", 503)
     if code == "invalid_amend_quantity":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 UNKNOWN = -1000
 TOO_MANY_REQUESTS = -1003
+TIMEOUT = -1007                   # execution status unknown
 SERVER_BUSY = -1008
 INVALID_MESSAGE = -1013           # filter failures
 TOO_MANY_ORDERS = -1015
@@ -51,6 +52,8 @@ MSG_BAD_SIGNATURE = "Signature for this request is not valid."
 MSG_OUTSIDE_WINDOW = "Timestamp for this request is outside of the recvWindow."
 MSG_BAD_SYMBOL = "Invalid symbol."
 MSG_BAD_INTERVAL = "Invalid interval."
+MSG_TIMEOUT = ("Timeout waiting for response from backend server. Send status unknown; "
+               "execution status unknown.")
 MSG_SERVER_BUSY = "Server is currently overloaded with other requests. Please try again in a few minutes."
 MSG_UNSUPPORTED = "This operation is not supported."
 
