@@ -108,6 +108,11 @@ class _SameAs:
     index: int
 
 
+def _succeeded(task: asyncio.Future | None) -> bool:
+    """The commit task finished and its commit returned (so it committed)."""
+    return task is not None and task.done() and not task.cancelled() and task.exception() is None
+
+
 _REQUEUE = object()   # outcome: short of funds on a projected balance; retried after the batch in flight
 
 
@@ -126,6 +131,7 @@ class Prepared:
     levels: tuple | None             # depth captured right after this batch (published at its commit)
     coids: dict[tuple[int, str], int]  # client order ids this batch places -> order id
     acked: bool = False              # acknowledged already (by its commit task, see _execute)
+    pid: int | None = None           # server pid of the backend the commit was sent to (None: not sent)
 
 
 class MarketEngine:
@@ -158,6 +164,9 @@ class MarketEngine:
         self._conns: list[asyncpg.Connection | None] = [None, None]
         self._slot = 0
         self._prepared_update_id = 0   # update id of the last batch sent (committed or in flight)
+        # backends of commits whose connection was lost: terminated (and confirmed gone) before the
+        # database's state is read again, so a lost commit can never land after that read
+        self._lost_pids: set[int] = set()
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -165,6 +174,24 @@ class MarketEngine:
         await self._load_market_data()
         self.accepting = True
         self._task = asyncio.create_task(self._run(), name=f"engine-{self.spec.symbol}")
+        self._task.add_done_callback(self._sequencer_ended)
+
+    def _sequencer_ended(self, task: asyncio.Task) -> None:
+        """A sequencer that died of a bug must not leave the market hanging: give it up (the registry
+        stops this engine and takes the market again, rebuilding from the database)."""
+        if task.cancelled() or task.exception() is None or not self.accepting:
+            return
+        log.error("market sequencer crashed; releasing the market", exc_info=task.exception(),
+                  extra={"market": self.spec.symbol})
+        self._fenced_out()
+
+    def _fenced_out(self) -> None:
+        """Stop taking commands and hand the market back (another replica owns it, or we crashed)."""
+        self.dirty = True
+        self.accepting = False
+        self._fail_queued(MarketUnavailable())
+        if self.on_lost is not None:
+            self.on_lost(self.spec.id)
 
     async def stop(self) -> None:
         """Stop accepting, finish the batch in flight, fail what is still queued (503, not committed)."""
@@ -176,6 +203,8 @@ class MarketEngine:
                 await asyncio.wait_for(task, 30)
             except (TimeoutError, asyncio.CancelledError):
                 task.cancel()
+            except Exception:
+                pass   # crashed: logged by _sequencer_ended
         self._fail_queued(MarketUnavailable("The market engine is shutting down; retry shortly."))
         conns, self._conns = self._conns, [None, None]
         for conn in conns:
@@ -227,6 +256,8 @@ class MarketEngine:
     async def rebuild(self) -> None:
         """Load the book from the database's open orders in id (= time priority) order."""
         async with self.db.acquire() as conn:
+            if self._lost_pids:
+                await self._bury_lost_commits(conn)
             next_trade_id, update_id = await repo.engine_state(conn, self.spec.id)
             states = await repo.open_orders_for_rebuild(conn, self.spec)
         book = OrderBook(next_trade_id)
@@ -269,6 +300,7 @@ class MarketEngine:
     async def _run(self) -> None:
         queue = self._queue
         inflight: Prepared | None = None
+        prep: Prepared | None = None
         try:
             while self.accepting:
                 if not queue:
@@ -312,8 +344,11 @@ class MarketEngine:
                 try:
                     await self._settle_or_replay(inflight, None)
                 except BaseException:
-                    # cancelled while its commit was in flight: it may have committed
+                    # cancelled while its commit (and its successor's) was in flight: they may have
+                    # committed (commands already answered are skipped)
                     self._fail(inflight.cmds, OutcomeUnknown())
+                    if prep is not None:
+                        self._fail(prep.cmds, OutcomeUnknown())
                     raise
         # stopping: what is still queued was never executed (stop() fails it with 503)
 
@@ -373,25 +408,29 @@ class MarketEngine:
         await prep.task
 
     async def _resolve_lost(self, batches: list[Prepared]) -> list:
-        """Batches sent on a connection that failed before answering: ask the fence row which of them
-        committed (waiting for a commit still running on the old backend). Committed ones are
-        acknowledged with the outcomes computed for them; the commands of the others are returned to be
-        replayed. If the database cannot be asked (or another replica took the market over meanwhile),
-        every client gets OutcomeUnknown and nothing is returned."""
+        """Batches (in order) sent on a connection that failed before answering. A batch whose commit
+        returned committed, and so did every batch before it (the fence orders them). For the others
+        the backends they were sent to are terminated and confirmed gone, then the fence row says
+        which committed: those are acknowledged with the outcomes computed for them, never replayed
+        (that would execute them twice). The commands of batches that did not commit are returned to
+        be replayed. If the database cannot be asked (or another replica took the market over), the
+        clients of the uncertain batches get OutcomeUnknown."""
         self.dirty = True
-        try:
-            async with asyncio.timeout(FENCE_QUERY_TIMEOUT):
-                async with self.db.acquire() as conn:
-                    fence = await repo.committed_fence(conn, self.spec.id)
-        except DB_DOWN:
-            fence = None
-        if fence is None or fence[0] != self.epoch:
-            log.error("batch outcome unknown: the database could not be asked",
-                      extra={"market": self.spec.symbol, "batches": [b.update_id for b in batches]})
-            for b in batches:
-                self._fail(b.cmds, OutcomeUnknown())
-            return []
-        committed = fence[1]
+        committed = 0   # batches up to this update id certainly committed
+        for b in batches:
+            if b.batch is not None and _succeeded(b.task):
+                committed = b.update_id
+        unsure = [b for b in batches if b.batch is not None and b.update_id > committed and b.pid is not None]
+        unknown = False
+        if unsure:
+            self._lost_pids.update(b.pid for b in unsure)
+            fence = await self._final_fence()
+            if fence is None or fence[0] != self.epoch:
+                unknown = True
+                log.error("batch outcome unknown", extra={"market": self.spec.symbol, "fence": fence,
+                                                          "batches": [b.update_id for b in unsure]})
+            else:
+                committed = max(committed, fence[1])
         replay: list = []
         for b in batches:
             if b.batch is not None and b.update_id <= committed:
@@ -399,9 +438,42 @@ class MarketEngine:
                             extra={"market": self.spec.symbol, "update_id": b.update_id})
                 if not b.acked:
                     self._acknowledge(b, clean=False)
+            elif unknown and b in unsure:
+                self._fail(b.cmds, OutcomeUnknown())
             else:
-                replay.extend(b.cmds)
+                replay.extend(b.cmds)   # never sent, or the fence says it did not commit
+        if unknown and fence is not None:   # another replica owns the market now
+            self._fail(replay, MarketUnavailable())
+            self._fenced_out()
+            return []
+        if not replay:
+            # nothing follows that would rebuild: do it now, so the book and feed are true again
+            try:
+                await asyncio.wait_for(self.try_rebuild(), 2)
+            except Exception:
+                pass
         return replay
+
+    async def _final_fence(self) -> tuple[int, int] | None:
+        """(epoch, committed update id) once no lost commit can land any more; None if the database
+        cannot tell us within FENCE_QUERY_TIMEOUT (any failure counts: the caller then says unknown)."""
+        try:
+            async with asyncio.timeout(FENCE_QUERY_TIMEOUT):
+                async with self.db.acquire() as conn:
+                    await self._bury_lost_commits(conn)
+                    return await repo.engine_fence(conn, self.spec.id)
+        except Exception as exc:
+            log.warning("cannot read the market's fence", extra={"market": self.spec.symbol, "reason": repr(exc)})
+            return None
+
+    async def _bury_lost_commits(self, conn: asyncpg.Connection) -> None:
+        """Terminate the backends of lost commits and wait until they are gone: from then on the
+        database's state is final for them (committed or rolled back)."""
+        own = {c.get_server_pid() for c in self._conns if c is not None and not c.is_closed()}
+        pids = sorted(self._lost_pids - own)
+        if pids:
+            await repo.terminate_engine_backends(conn, pids)
+        self._lost_pids.clear()
 
     async def _guarded_process(self, cmds: list) -> None:
         try:
@@ -455,12 +527,8 @@ class MarketEngine:
                 return
             except repo.NotOwner:
                 log.error("engine fenced out: another replica owns the market", extra={"market": self.spec.symbol})
-                self.dirty = True
-                self.accepting = False
                 self._fail(cmds, MarketUnavailable())
-                self._fail_queued(MarketUnavailable())
-                if self.on_lost is not None:
-                    self.on_lost(self.spec.id)
+                self._fenced_out()
                 return
             except DB_DOWN as exc:
                 self.dirty = True
@@ -513,6 +581,7 @@ class MarketEngine:
         here: the sequencer would only notice this task's end one more pass of the event loop later,
         which under load is milliseconds of every client's latency. Otherwise the sequencer does it."""
         conn = await self._connection(prep.slot)
+        prep.pid = conn.get_server_pid()
         await repo.execute_batch(conn, self.spec, prep.args)
         self.timings["write"] += time.perf_counter() - started
         if self.update_id == prep.update_id - 1 and not prep.acked:

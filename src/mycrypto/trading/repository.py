@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from ..db.database import DatabaseUnavailable
 from ..wallet.repository import translate_ledger_error
 from .domain.market import PPM, MarketSpec
 from .domain.settlement import OPEN_STATUSES, OrderState
@@ -104,13 +105,23 @@ async def owners(conn: Any) -> dict[int, tuple[str, str, float]]:
 
 
 # ---------------------------------------------------------------------------- rebuild
-async def committed_fence(conn: Any, market_id: int) -> tuple[int, int] | None:
-    """(epoch, book update id) of a market, read under the fence row's share lock: a commit_batch
-    still running on another backend (its client connection lost) is waited for, not read around."""
-    async with conn.transaction():
-        row = await conn.fetchrow("SELECT epoch, book_update_id FROM trade.market_engine WHERE market_id = $1 "
-                                  "FOR SHARE", market_id)
+async def engine_fence(conn: Any, market_id: int) -> tuple[int, int] | None:
+    """(epoch, book update id) of a market: the last batch committed under which owner."""
+    row = await conn.fetchrow("SELECT epoch, book_update_id FROM trade.market_engine WHERE market_id = $1", market_id)
     return (row["epoch"], row["book_update_id"]) if row is not None else None
+
+
+async def terminate_engine_backends(conn: Any, pids: list[int], wait_ms: int = 3000) -> None:
+    """Terminate these trade-engine backends and wait until they are gone (DatabaseUnavailable if one
+    is not gone in time). Only backends of the engine's own connections are touched."""
+    # (pg_terminate_backend with a timeout waits until the process is gone: its transaction has then
+    # committed or rolled back for good)
+    await conn.execute("SELECT pg_terminate_backend(pid, $2) FROM pg_stat_activity "
+                       "WHERE pid = ANY($1::int[]) AND application_name = 'mycrypto-trade-engine'", pids, wait_ms)
+    alive = await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[]) "
+                                "AND application_name = 'mycrypto-trade-engine'", pids)
+    if alive:
+        raise DatabaseUnavailable(f"{alive} lost trade-engine backend(s) did not terminate in time")
 
 
 async def engine_state(conn: Any, market_id: int) -> tuple[int, int]:
