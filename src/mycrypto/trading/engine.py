@@ -131,7 +131,8 @@ class Prepared:
     levels: tuple | None             # depth captured right after this batch (published at its commit)
     coids: dict[tuple[int, str], int]  # client order ids this batch places -> order id
     acked: bool = False              # acknowledged already (by its commit task, see _execute)
-    pid: int | None = None           # server pid of the backend the commit was sent to (None: not sent)
+    sent: bool = False               # its commit reached a connection (it may have landed)
+    settling: bool = False           # its settlement has started (_settle_or_replay)
 
 
 class MarketEngine:
@@ -164,9 +165,9 @@ class MarketEngine:
         self._conns: list[asyncpg.Connection | None] = [None, None]
         self._slot = 0
         self._prepared_update_id = 0   # update id of the last batch sent (committed or in flight)
-        # backends of commits whose connection was lost: terminated (and confirmed gone) before the
-        # database's state is read again, so a lost commit can never land after that read
-        self._lost_pids: set[int] = set()
+        # a commit whose connection was lost may still land: the epoch must be bumped (refencing it
+        # out) before the database's state is read again
+        self._unfenced = False
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -186,11 +187,13 @@ class MarketEngine:
         self._fenced_out()
 
     def _fenced_out(self) -> None:
-        """Stop taking commands and hand the market back (another replica owns it, or we crashed)."""
+        """Stop taking commands and hand the market back (another replica owns it, or we crashed);
+        while stopping anyway, the registry is not told."""
+        stopping = not self.accepting
         self.dirty = True
         self.accepting = False
         self._fail_queued(MarketUnavailable())
-        if self.on_lost is not None:
+        if self.on_lost is not None and not stopping:
             self.on_lost(self.spec.id)
 
     async def stop(self) -> None:
@@ -256,8 +259,9 @@ class MarketEngine:
     async def rebuild(self) -> None:
         """Load the book from the database's open orders in id (= time priority) order."""
         async with self.db.acquire() as conn:
-            if self._lost_pids:
-                await self._bury_lost_commits(conn)
+            if self._unfenced:
+                if await self._refence(conn) is None:
+                    raise repo.NotOwner()
             next_trade_id, update_id = await repo.engine_state(conn, self.spec.id)
             states = await repo.open_orders_for_rebuild(conn, self.spec)
         book = OrderBook(next_trade_id)
@@ -283,6 +287,9 @@ class MarketEngine:
             return True
         except DB_DOWN:
             return False
+        except repo.NotOwner:
+            self._fenced_out()
+            return False
 
     async def _load_market_data(self) -> None:
         from ..marketdata import repository as mdrepo
@@ -301,6 +308,7 @@ class MarketEngine:
         queue = self._queue
         inflight: Prepared | None = None
         prep: Prepared | None = None
+        cmds: list = []
         try:
             while self.accepting:
                 if not queue:
@@ -337,18 +345,24 @@ class MarketEngine:
                         inflight = None
                         continue
                 inflight = prep
+        except BaseException:
+            # cancelled or crashed in the middle of a batch, a settlement or a replay: whatever is still
+            # unanswered may have committed (answered commands are skipped). A settlement already
+            # started is never run again (a replay may have reused its update id); a batch in flight
+            # whose settlement has not started is settled below.
+            pending = inflight if inflight is not None and not inflight.settling else None
+            keep = {id(c) for c in pending.cmds} if pending is not None else set()
+            in_hand = [*(inflight.cmds if inflight else ()), *(prep.cmds if prep else ()), *cmds]
+            self._fail([c for c in in_hand if id(c) not in keep], OutcomeUnknown())
+            raise
         finally:
-            if inflight is not None:
+            if inflight is not None and not inflight.settling:
                 # stopping: let the commit in flight finish, then acknowledge it truthfully (a batch
                 # whose commit already finished still has clients waiting for their answers)
                 try:
                     await self._settle_or_replay(inflight, None)
                 except BaseException:
-                    # cancelled while its commit (and its successor's) was in flight: they may have
-                    # committed (commands already answered are skipped)
                     self._fail(inflight.cmds, OutcomeUnknown())
-                    if prep is not None:
-                        self._fail(prep.cmds, OutcomeUnknown())
                     raise
         # stopping: what is still queued was never executed (stop() fails it with 503)
 
@@ -364,6 +378,7 @@ class MarketEngine:
         """Wait for `prep`'s commit. Success: publish and acknowledge (True). Failure: nothing of it or
         of `successor` (whose commit then writes nothing) was committed - replay both, in order, on the
         sequential path (False)."""
+        prep.settling = True
         try:
             if prep.task is not None:
                 await self._await_commit(prep)
@@ -420,17 +435,24 @@ class MarketEngine:
         for b in batches:
             if b.batch is not None and _succeeded(b.task):
                 committed = b.update_id
-        unsure = [b for b in batches if b.batch is not None and b.update_id > committed and b.pid is not None]
-        unknown = False
+        unsure = [b for b in batches if b.batch is not None and b.update_id > committed and b.sent]
+        unknown = fenced_out = False
         if unsure:
-            self._lost_pids.update(b.pid for b in unsure)
-            fence = await self._final_fence()
-            if fence is None or fence[0] != self.epoch:
+            self._unfenced = True
+            try:
+                async with asyncio.timeout(FENCE_QUERY_TIMEOUT):
+                    async with self.db.acquire() as conn:
+                        final = await self._refence(conn)
+                fenced_out = final is None
+            except Exception as exc:   # any failure: we cannot know
+                final = None
+                log.warning("cannot refence the market", extra={"market": self.spec.symbol, "reason": repr(exc)})
+            if final is None:
                 unknown = True
-                log.error("batch outcome unknown", extra={"market": self.spec.symbol, "fence": fence,
+                log.error("batch outcome unknown", extra={"market": self.spec.symbol,
                                                           "batches": [b.update_id for b in unsure]})
             else:
-                committed = max(committed, fence[1])
+                committed = max(committed, final)
         replay: list = []
         for b in batches:
             if b.batch is not None and b.update_id <= committed:
@@ -442,7 +464,7 @@ class MarketEngine:
                 self._fail(b.cmds, OutcomeUnknown())
             else:
                 replay.extend(b.cmds)   # never sent, or the fence says it did not commit
-        if unknown and fence is not None:   # another replica owns the market now
+        if fenced_out:   # another replica owns the market now
             self._fail(replay, MarketUnavailable())
             self._fenced_out()
             return []
@@ -454,26 +476,19 @@ class MarketEngine:
                 pass
         return replay
 
-    async def _final_fence(self) -> tuple[int, int] | None:
-        """(epoch, committed update id) once no lost commit can land any more; None if the database
-        cannot tell us within FENCE_QUERY_TIMEOUT (any failure counts: the caller then says unknown)."""
+    async def _refence(self, conn: asyncpg.Connection) -> int | None:
+        """Bump our epoch (waiting for a commit that holds the fence row), so a lost commit that
+        reaches the database later writes nothing; return the last committed update id, final from
+        now on. None: another replica owns the market. Errors: DatabaseUnavailable."""
         try:
-            async with asyncio.timeout(FENCE_QUERY_TIMEOUT):
-                async with self.db.acquire() as conn:
-                    await self._bury_lost_commits(conn)
-                    return await repo.engine_fence(conn, self.spec.id)
+            row = await repo.refence(conn, self.spec.id, self.epoch)
         except Exception as exc:
-            log.warning("cannot read the market's fence", extra={"market": self.spec.symbol, "reason": repr(exc)})
+            raise DatabaseUnavailable(f"cannot refence the market: {exc!r}") from exc
+        if row is None:
             return None
-
-    async def _bury_lost_commits(self, conn: asyncpg.Connection) -> None:
-        """Terminate the backends of lost commits and wait until they are gone: from then on the
-        database's state is final for them (committed or rolled back)."""
-        own = {c.get_server_pid() for c in self._conns if c is not None and not c.is_closed()}
-        pids = sorted(self._lost_pids - own)
-        if pids:
-            await repo.terminate_engine_backends(conn, pids)
-        self._lost_pids.clear()
+        self.epoch, committed = row
+        self._unfenced = False
+        return committed
 
     async def _guarded_process(self, cmds: list) -> None:
         try:
@@ -581,7 +596,7 @@ class MarketEngine:
         here: the sequencer would only notice this task's end one more pass of the event loop later,
         which under load is milliseconds of every client's latency. Otherwise the sequencer does it."""
         conn = await self._connection(prep.slot)
-        prep.pid = conn.get_server_pid()
+        prep.sent = True
         await repo.execute_batch(conn, self.spec, prep.args)
         self.timings["write"] += time.perf_counter() - started
         if self.update_id == prep.update_id - 1 and not prep.acked:

@@ -14,7 +14,6 @@ from typing import Any
 import asyncpg
 import orjson
 
-from ..db.database import DatabaseUnavailable
 from ..wallet.repository import translate_ledger_error
 from .domain.market import PPM, MarketSpec
 from .domain.settlement import OPEN_STATUSES, OrderState
@@ -105,23 +104,14 @@ async def owners(conn: Any) -> dict[int, tuple[str, str, float]]:
 
 
 # ---------------------------------------------------------------------------- rebuild
-async def engine_fence(conn: Any, market_id: int) -> tuple[int, int] | None:
-    """(epoch, book update id) of a market: the last batch committed under which owner."""
-    row = await conn.fetchrow("SELECT epoch, book_update_id FROM trade.market_engine WHERE market_id = $1", market_id)
+async def refence(conn: Any, market_id: int, epoch: int) -> tuple[int, int] | None:
+    """Bump the market's epoch if it is still `epoch`, and return (new epoch, book update id). The
+    UPDATE waits for a commit holding the fence row, and any commit sent under the old epoch that
+    arrives later is refused by commit_batch's epoch check: the update id returned is final. None:
+    the epoch moved (another replica owns the market)."""
+    row = await conn.fetchrow("UPDATE trade.market_engine SET epoch = epoch + 1 WHERE market_id = $1 AND epoch = $2 "
+                              "RETURNING epoch, book_update_id", market_id, epoch)
     return (row["epoch"], row["book_update_id"]) if row is not None else None
-
-
-async def terminate_engine_backends(conn: Any, pids: list[int], wait_ms: int = 3000) -> None:
-    """Terminate these trade-engine backends and wait until they are gone (DatabaseUnavailable if one
-    is not gone in time). Only backends of the engine's own connections are touched."""
-    # (pg_terminate_backend with a timeout waits until the process is gone: its transaction has then
-    # committed or rolled back for good)
-    await conn.execute("SELECT pg_terminate_backend(pid, $2) FROM pg_stat_activity "
-                       "WHERE pid = ANY($1::int[]) AND application_name = 'mycrypto-trade-engine'", pids, wait_ms)
-    alive = await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[]) "
-                                "AND application_name = 'mycrypto-trade-engine'", pids)
-    if alive:
-        raise DatabaseUnavailable(f"{alive} lost trade-engine backend(s) did not terminate in time")
 
 
 async def engine_state(conn: Any, market_id: int) -> tuple[int, int]:
