@@ -168,6 +168,8 @@ class MarketEngine:
         # a commit whose connection was lost may still land: the epoch must be bumped (refencing it
         # out) before the database's state is read again
         self._unfenced = False
+        # rebuilds (the sequencer's and the registry's) and refences run one at a time
+        self._state_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -258,6 +260,10 @@ class MarketEngine:
     # ------------------------------------------------------------------ rebuild
     async def rebuild(self) -> None:
         """Load the book from the database's open orders in id (= time priority) order."""
+        async with self._state_lock:
+            await self._rebuild_locked()
+
+    async def _rebuild_locked(self) -> None:
         async with self.db.acquire() as conn:
             if self._unfenced:
                 if await self._refence(conn) is None:
@@ -283,7 +289,9 @@ class MarketEngine:
         if not self.dirty:
             return True
         try:
-            await self.rebuild()
+            async with self._state_lock:
+                if self.dirty:   # (the sequencer may have rebuilt while we waited)
+                    await self._rebuild_locked()
             return True
         except DB_DOWN:
             return False
@@ -386,15 +394,17 @@ class MarketEngine:
             self.dirty = True
             self.stats["retries"] += 1
             batches = [prep]
+            lost = isinstance(exc, DB_DOWN)   # its commit may have landed (and then its successor's)
             if successor is not None:
                 if successor.task is not None:
                     try:
                         await successor.task
-                    except Exception:  # SequenceGap (or the same failure): nothing was written
+                    except DB_DOWN:   # the successor's commit may still land (on a fence a replay reuses)
+                        lost = True
+                    except Exception:  # SequenceGap (or the same refusal): nothing was written
                         pass
                 batches.append(successor)
-            if isinstance(exc, DB_DOWN):
-                # the connection failed: the commit may have landed (and then its successor too)
+            if lost:
                 cmds = await self._resolve_lost(batches)
             else:   # the database refused it: rolled back, and the successor wrote nothing
                 cmds = [cmd for b in batches for cmd in b.cmds]
@@ -441,7 +451,7 @@ class MarketEngine:
             self._unfenced = True
             try:
                 async with asyncio.timeout(FENCE_QUERY_TIMEOUT):
-                    async with self.db.acquire() as conn:
+                    async with self._state_lock, self.db.acquire() as conn:
                         final = await self._refence(conn)
                 fenced_out = final is None
             except Exception as exc:   # any failure: we cannot know
@@ -479,7 +489,9 @@ class MarketEngine:
     async def _refence(self, conn: asyncpg.Connection) -> int | None:
         """Bump our epoch (waiting for a commit that holds the fence row), so a lost commit that
         reaches the database later writes nothing; return the last committed update id, final from
-        now on. None: another replica owns the market. Errors: DatabaseUnavailable."""
+        now on. None: the epoch moved - another replica owns the market, or (rarely) a refence of ours
+        whose answer was lost bumped it: either way the market is given up and the registry takes it
+        again with a rebuilt book. Errors: DatabaseUnavailable."""
         try:
             row = await repo.refence(conn, self.spec.id, self.epoch)
         except Exception as exc:

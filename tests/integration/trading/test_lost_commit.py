@@ -13,6 +13,7 @@ import asyncio
 import asyncpg
 
 from mycrypto.trading import engine as engine_module
+from mycrypto.trading import repository as repo
 from mycrypto.trading.errors import OutcomeUnknown
 from mycrypto.trading.schemas import PlaceOrderRequest
 from tests.e2e.trading.kit import check_books, make_trader
@@ -131,3 +132,50 @@ async def test_without_the_fence_check_a_lost_answer_would_place_the_order_twice
     u = await make_trader(db, settings, {"USDT": "100000"})
     result = await _place_and_lose_the_connection(app, db, settings, u.user_id, answer_lost=True)
     assert len(await _orders_of(db, u.user_id)) == 2, result
+
+
+async def test_a_lost_successor_of_a_refused_batch_cannot_land_after_the_replay(app, db, settings, monkeypatch):
+    """Batch N is refused by the database while its pipelined successor N+1 loses its connection after
+    sending. Both are replayed - so N+1's commit, reaching the database late, must be refused (it
+    would otherwise pass the fence of the replay, which reuses its update id, and execute twice)."""
+    service = app.state.container.services["trade"]
+    a = await make_trader(db, settings, {"USDT": "100000"})
+    b = await make_trader(db, settings, {"USDT": "100000"})
+    engine = engine_of(app)
+    real = repo.execute_batch
+    lost: list = []
+
+    async def refused_then_lost(conn, spec, args):
+        if not lost and not hasattr(refused_then_lost, "refused"):
+            refused_then_lost.refused = True
+            await asyncio.sleep(0.3)   # keep N in flight while N+1 is sent
+            raise asyncpg.DeadlockDetectedError("refused (test): rolled back")
+        if not lost:
+            lost.append(args)          # N+1 is on its way when its connection dies
+            raise ConnectionResetError("connection lost after sending")
+        return await real(conn, spec, args)
+
+    monkeypatch.setattr(repo, "execute_batch", refused_then_lost)
+    monkeypatch.setattr(engine, "batch_max", 1)
+    ra, rb = await asyncio.wait_for(asyncio.gather(
+        service.place_order(principal(a.user_id), buy()), service.place_order(principal(b.user_id), buy()),
+        return_exceptions=True), 15)
+    assert not isinstance(ra, BaseException) and not isinstance(rb, BaseException), (ra, rb)
+    late = await db.fetchval(repo._COMMIT_BATCH, *lost[0])   # the lost commit arrives now
+    assert late == 0   # refused by the epoch: nothing written
+    assert await _orders_of(db, b.user_id) == [rb.order_id]
+    assert engine.snapshot() == await fresh_snapshot(app)
+    await check_books(db)
+
+
+async def test_concurrent_rebuilds_after_an_unknown_outcome_refence_once(app, db, settings):
+    """After an unknown outcome the sequencer and the registry's tick may both rebuild; each rebuild
+    must refence first. Two refences of the same epoch would make the second look like a takeover
+    and give the market up, so they take turns (and the second finds the book already rebuilt)."""
+    engine = engine_of(app)
+    epoch = engine.epoch
+    engine.dirty = engine._unfenced = True   # as _resolve_lost leaves it when the database could not say
+    assert await asyncio.gather(engine.try_rebuild(), engine.try_rebuild()) == [True, True]
+    assert engine.accepting and not engine.dirty and engine.epoch == epoch + 1
+    u = await make_trader(db, settings, {"USDT": "100000"})
+    await _engine_agrees_and_carries_on(app, db, u.user_id)
