@@ -204,6 +204,7 @@ export async function render({ main, params, session, navigate, setTitle }) {
   }
 
   let seenTrades = null;
+  let mineRefreshFailed = false;
   async function refreshMine() {
     if (!user) return;
     const sym = market.symbol;
@@ -229,7 +230,12 @@ export async function render({ main, params, session, navigate, setTitle }) {
     renderOpen(open);
     renderHistory(history.items);
     renderMyTrades(trades.items);
-    mineStatus.clear();
+    // Clear only a refresh error this success recovers from: a confirmation (e.g. "Order #7
+    // cancelled") set just before this refresh must stay readable.
+    if (mineRefreshFailed) {
+      mineRefreshFailed = false;
+      mineStatus.clear();
+    }
   }
 
   function renderOpen(rows) {
@@ -314,6 +320,6 @@ export async function render({ main, params, session, navigate, setTitle }) {
   stops.push(poll(refreshBook, 1000, (exc) => bookStatus.error(exc)));
   stops.push(poll(refreshTicker, 2000, () => {}));
   stops.push(poll(loadCandles, 10000, () => {}));
-  if (user) stops.push(poll(refreshMine, 2000, (exc) => mineStatus.error(exc)));
+  if (user) stops.push(poll(refreshMine, 2000, (exc) => { mineRefreshFailed = true; mineStatus.error(exc); }));
   return () => stops.forEach((stop) => stop());
 }
