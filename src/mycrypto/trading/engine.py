@@ -16,10 +16,11 @@ everything queued (up to TRADE_BATCH_MAX) as one batch:
 If the commit fails nothing was acknowledged. A refusal the data explains (a withdrawal raced the
 optimistic balance read -> InsufficientFunds, a client order id used concurrently on another market
 -> unique violation) rebuilds the book from the database's open orders and replays the batch once
-more with fresh balances. If the commit's CONNECTION fails (the outcome unknown to us), the fence row
-says whether it committed (`_resolve_lost`): committed batches are acknowledged as they are, the rest
-replayed, and when the database cannot be asked the clients get 503 order_outcome_unknown - never
-"not executed" on a guess, and never a second execution. A database outage before the commit was sent
+more with fresh balances. If the commit's CONNECTION fails (the outcome unknown to us), the engine
+bumps its own epoch - a late commit is then refused - and the update id that bump returns says what
+committed (`_resolve_lost`): committed batches are acknowledged as they are, the rest replayed, and
+when the database cannot be asked the clients get 503 order_outcome_unknown - never "not executed" on
+a guess, and never a second execution. A database outage before the commit was sent
 fails the batch's commands with 503 and rebuilds before the next batch. A lost epoch fence (another
 replica took over) stops this engine.
 """
@@ -408,7 +409,7 @@ class MarketEngine:
                 cmds = await self._resolve_lost(batches)
             else:   # the database refused it: rolled back, and the successor wrote nothing
                 cmds = [cmd for b in batches for cmd in b.cmds]
-            log.warning("pipelined batch not committed; replaying", extra={"market": self.spec.symbol,
+            log.warning("pipelined batch failed; replaying what did not commit", extra={"market": self.spec.symbol,
                                                                           "reason": repr(exc), "replayed": len(cmds)})
             if cmds:
                 await self._guarded_process(cmds)
@@ -433,13 +434,13 @@ class MarketEngine:
         await prep.task
 
     async def _resolve_lost(self, batches: list[Prepared]) -> list:
-        """Batches (in order) sent on a connection that failed before answering. A batch whose commit
-        returned committed, and so did every batch before it (the fence orders them). For the others
-        the backends they were sent to are terminated and confirmed gone, then the fence row says
-        which committed: those are acknowledged with the outcomes computed for them, never replayed
-        (that would execute them twice). The commands of batches that did not commit are returned to
-        be replayed. If the database cannot be asked (or another replica took the market over), the
-        clients of the uncertain batches get OutcomeUnknown."""
+        """Batches (in order) of which at least one lost its connection before answering. A batch whose
+        commit returned committed, and so did every batch before it (the fence orders them). For the
+        others `_refence` makes the committed update id final: those it covers are acknowledged with
+        the outcomes computed for them, never replayed (that would execute them twice). The commands
+        of batches that did not commit are returned to be replayed. If the database cannot be asked,
+        the clients of the uncertain batches get OutcomeUnknown; if another replica took the market
+        over, the market is given up."""
         self.dirty = True
         committed = 0   # batches up to this update id certainly committed
         for b in batches:
