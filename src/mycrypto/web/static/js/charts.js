@@ -57,9 +57,9 @@ function timeFormatter(candles) {
 function drawTimeAxis(ctx, candles, xOf, width, baseline) {
   const text = timeFormatter(candles);
   const gap = 12;
-  const widest = ctx.measureText(text(candles[candles.length - 1])).width;
-  const slot = candles.length > 1 ? Math.abs(xOf(1) - xOf(0)) : widest;
-  const every = Math.max(1, Math.ceil((widest + gap) / Math.max(slot, 1e-6)));
+  const labelWidth = ctx.measureText(text(candles[candles.length - 1])).width; // labels of one format are about as wide
+  const slot = candles.length > 1 ? Math.abs(xOf(1) - xOf(0)) : labelWidth;
+  const every = Math.max(1, Math.ceil((labelWidth + gap) / Math.max(slot, 1e-6)));
   let limit = width - 2 + gap; // a label must end `gap` px before this: the previous label's left edge
   for (let i = candles.length - 1; i >= 0; i -= every) {
     const t = text(candles[i]);
