@@ -3,20 +3,20 @@
 Each service package exposes `api.router` and, optionally, `api.lifespan(container)` for background
 work (matching engines, outbox relay, deposit watcher). Every app gets the same plumbing: JSON
 errors, request ids, security headers, body limit, CORS allow-list, health endpoints and the
-OpenAPI document at /api/openapi.json with its browser view at /api/docs.
+OpenAPI document at /api/openapi.json with its browser view at /api/docs (common/apidocs.py).
 """
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from importlib import import_module
 
 from fastapi import FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
 from . import __version__
+from .common.apidocs import add_docs_routes
 from .common.errors import install_error_handlers
 from .common.health import health_response
 from .common.http import PlatformMiddleware
@@ -71,7 +71,7 @@ def create_app(settings: Settings, services: Sequence[str] = ALL_SERVICES, *,
     for module in modules:
         app.include_router(module.router)
     _add_health_routes(app, name, services)
-    _add_docs_route(app)
+    add_docs_routes(app)
     app.router.middleware_stack = IndexedDispatch(app.router)
     # A service may answer its hottest endpoints with a pure-ASGI fast path (api.asgi_fast_path, an
     # ASGI middleware class) in front of FastAPI's router; it sits inside CORS and PlatformMiddleware,
@@ -116,25 +116,3 @@ def _add_health_routes(app: FastAPI, name: str, services: Sequence[str]) -> None
 
         app.add_api_route(path, service_health, methods=["GET"], tags=["health"],
                           summary=f"Health of the {service} service")
-
-
-_DOCS_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>MyCrypto API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="swagger-ui"><p>Loading the API reference&hellip; The raw OpenAPI document is at
-<a href="/api/openapi.json">/api/openapi.json</a>.</p></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script nonce="{nonce}">SwaggerUIBundle({{url: "/api/openapi.json", dom_id: "#swagger-ui"}});</script>
-</body></html>"""
-
-
-def _add_docs_route(app: FastAPI) -> None:
-    @app.get("/api/docs", include_in_schema=False)
-    async def docs() -> Response:
-        # A per-response nonce lets this one inline bootstrap run without 'unsafe-inline'.
-        nonce = os.urandom(16).hex()
-        csp = ("default-src 'self'; script-src 'self' https://cdn.jsdelivr.net 'nonce-" + nonce + "'; "
-               "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://cdn.jsdelivr.net; "
-               "object-src 'none'; base-uri 'self'; frame-ancestors 'none'")
-        return HTMLResponse(_DOCS_PAGE.replace("{nonce}", nonce).replace("{{", "{").replace("}}", "}"),
-                            headers={"Content-Security-Policy": csp})

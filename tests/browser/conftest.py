@@ -19,6 +19,7 @@ from tests.support.services import in_ci
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 VIEWPORTS = {"mobile": {"width": 390, "height": 844}, "tablet": {"width": 820, "height": 1180},
+             "small-laptop": {"width": 1280, "height": 720}, "laptop": {"width": 1366, "height": 768},
              "desktop": {"width": 1440, "height": 900}}
 
 # Collected by an init script (runs before the app's scripts; not subject to the page's CSP).

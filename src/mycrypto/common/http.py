@@ -20,8 +20,8 @@ log = logging.getLogger("mycrypto.access")
 
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 
-# No 'unsafe-inline' anywhere: scripts and styles come from our own origin only. Pages that need
-# an inline bootstrap (the API docs) send their own nonce-based policy, which we then leave alone.
+# No 'unsafe-inline' anywhere: scripts and styles come from our own origin only (the web app and the
+# API reference alike). A response that sets its own policy keeps it.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "

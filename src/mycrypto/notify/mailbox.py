@@ -2,7 +2,8 @@
 
 Never in production: every route answers 404 unless `settings.dev_tools_enabled` (MYCRYPTO_ENV is
 not `production`). `/dev/mailbox` is a plain HTML page (links in the mails are clickable, so a
-newcomer can finish sign-up in the browser); `/dev/mailbox.json` is the same for scripts and tests.
+newcomer can finish sign-up in the browser); `/dev/mailbox.json` is the same for scripts and tests
+(`?to=ADDRESS`: only that recipient's messages).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, Response
 
 from ..common.errors import NotFound
@@ -56,8 +57,12 @@ def _guard(request: Request) -> Path:
 
 
 @router.get("/dev/mailbox.json")
-async def mailbox_json(request: Request) -> Response:
-    return json_response({"messages": read_mailbox(_guard(request))}, headers={"Cache-Control": "no-store"})
+async def mailbox_json(request: Request, to: str = Query("", max_length=320)) -> Response:
+    """`?to=ADDRESS` keeps only that recipient's messages (a script's way to find its own email)."""
+    messages = read_mailbox(_guard(request))
+    if to:
+        messages = [m for m in messages if m["to"].strip().lower() == to.strip().lower()]
+    return json_response({"messages": messages}, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/dev/mailbox")

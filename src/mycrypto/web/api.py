@@ -2,6 +2,9 @@
 
 - `/` and every `/app/...` path answer with index.html: the app routes on the client (History API),
   so a reload or a bookmarked deep link (/app/trade/BTC-USDT) works.
+- A page's path typed without `/app` (/markets, /trade/BTC-USDT, /wallet: `APP_PAGES`) redirects a
+  browser (GET/HEAD accepting text/html) to the same path under /app; any other client (curl, ccxt,
+  scripts) gets the JSON 404 every unknown path gets.
 - `/static/<path>` serves files from `web/static/` (subfolders allowed; names are checked against a
   strict pattern, so no `..`, no hidden files, no surprise types).
 - `/web/config`, `/web/qr`, `/web/dev/deposit`: see `devtools.py` (public config, a server-rendered
@@ -15,9 +18,10 @@ from __future__ import annotations
 import re
 from importlib import resources
 
-from fastapi import APIRouter
-from starlette.responses import FileResponse, Response
+from fastapi import APIRouter, Request
+from starlette.responses import FileResponse, RedirectResponse, Response
 
+from ..common.errors import NotFound
 from . import devtools
 
 SERVICE = "frontend"
@@ -57,6 +61,28 @@ async def app_root() -> Response:
 @router.get("/app/{path:path}")
 async def app_route(path: str) -> Response:
     return _static("index.html")
+
+
+# The first segment of every client-side route in static/js/app.js (a test keeps the two in step).
+APP_PAGES = ("markets", "trade", "wallet", "account", "admin", "login", "register", "check-email",
+             "verify-email", "forgot-password", "reset-password")
+_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+async def page_redirect(request: Request) -> Response:
+    """/markets -> /app/markets for a browser; the usual JSON 404 for everyone else."""
+    accept = request.headers.get("accept", "")
+    if request.method not in ("GET", "HEAD") or "text/html" not in accept:
+        raise NotFound("No such endpoint.")
+    path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")  # as sent, still %-encoded
+    query = request.url.query
+    # The target is always a path on this origin under /app/ (never another host: it starts "/app/").
+    return RedirectResponse("/app" + path + ("?" + query if query else ""), status_code=307)
+
+
+for _page in APP_PAGES:
+    router.add_api_route(f"/{_page}", page_redirect, methods=_ANY_METHOD)
+    router.add_api_route(f"/{_page}/{{rest:path}}", page_redirect, methods=_ANY_METHOD)
 
 
 @router.get("/favicon.ico")

@@ -25,6 +25,9 @@ async def test_signup_completes_through_the_dev_mailbox_page(auth_client, auth_s
     link = re.search(r'href="(http://[^"]+/api/v1/auth/verify-email\?token=[^"]+)"', html).group(1)
     messages = (await auth_client.get("/dev/mailbox.json")).json()["messages"]
     assert messages[0]["links"] == [link]
+    mine = (await auth_client.get("/dev/mailbox.json", params={"to": "Newcomer@example.com"})).json()["messages"]
+    assert [m["links"] for m in mine] == [[link]]
+    assert (await auth_client.get("/dev/mailbox.json", params={"to": "other@example.com"})).json()["messages"] == []
     r = await auth_client.get(link.replace(auth_settings.base_url, ""), headers={"Accept": "text/html"})
     assert r.status_code == 200 and "Email confirmed" in r.text
     r = await auth_client.post("/api/v1/auth/login", json={"email": "newcomer@example.com", "password": PASSWORD})

@@ -258,7 +258,7 @@ def readme_ccxt_snippet() -> str:
 
 async def test_readme_ccxt_snippet_works_as_written(live_server, db, settings, monkeypatch, capsys):
     (user,) = await users(live_server.url, db, settings, {"USDT": "100"})
-    monkeypatch.setenv("MYCRYPTO_URL", live_server.url)
+    monkeypatch.setenv("BASE", live_server.url)
     monkeypatch.setenv("MYCRYPTO_API_KEY", user.api_key)
     monkeypatch.setenv("MYCRYPTO_API_SECRET", user.secret)
     exec(compile(readme_ccxt_snippet(), "README.md", "exec"), {"__name__": "readme"})

@@ -38,9 +38,41 @@ function label(value) {
   return value.toLocaleString(undefined, { maximumFractionDigits: digits, minimumFractionDigits: 0 });
 }
 
+// The time-axis text of a candle: the time of day, the date for daily candles, both when the
+// candles shown span more than a day.
+function timeFormatter(candles) {
+  const times = candles.map((c) => new Date(c.open_time).getTime());
+  const span = times[times.length - 1] - times[0];
+  let step = times.length > 1 ? Infinity : 0; // one candle: its interval is unknown, show its time
+  for (let i = 1; i < times.length; i++) step = Math.min(step, times[i] - times[i - 1]);
+  const DAY = 86400000;
+  const options = step >= DAY ? { month: "short", day: "numeric" }
+    : span >= DAY ? { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }
+      : { hour: "2-digit", minute: "2-digit" };
+  return (candle) => new Date(candle.open_time).toLocaleString(undefined, options);
+}
+
+// As many time labels as fit without touching each other, newest first (the newest is always shown),
+// each centred under its candle and kept inside the canvas.
+function drawTimeAxis(ctx, candles, xOf, width, baseline) {
+  const text = timeFormatter(candles);
+  const gap = 12;
+  const labelWidth = ctx.measureText(text(candles[candles.length - 1])).width; // labels of one format are about as wide
+  const slot = candles.length > 1 ? Math.abs(xOf(1) - xOf(0)) : labelWidth;
+  const every = Math.max(1, Math.ceil((labelWidth + gap) / Math.max(slot, 1e-6)));
+  let limit = width - 2 + gap; // a label must end `gap` px before this: the previous label's left edge
+  for (let i = candles.length - 1; i >= 0; i -= every) {
+    const t = text(candles[i]);
+    const w = ctx.measureText(t).width;
+    const left = Math.min(Math.max(2, xOf(i) - w / 2), width - 2 - w);
+    if (left < 2 || left + w + gap > limit) continue;
+    ctx.fillText(t, left, baseline);
+    limit = left;
+  }
+}
+
 export function drawCandles(canvas, candles) {
   const { ctx, width, height } = setup(canvas);
-  const padRight = 64;
   const padBottom = 18;
   const volumeHeight = Math.round(height * 0.18);
   const plotH = height - padBottom - volumeHeight - 8;
@@ -55,6 +87,9 @@ export function drawCandles(canvas, candles) {
   let max = Math.max(...highs);
   if (max === min) { max += max * 0.001 || 1; min -= min * 0.001 || 1; }
   const vmax = Math.max(...candles.map((c) => num(c.volume))) || 1;
+  // The price axis is as wide as its widest label (long prices such as 0.00001234 are not cut off).
+  const ticks = niceTicks(min, max, 5).map((t) => [t, label(t)]);
+  const padRight = Math.ceil(Math.max(40, ...ticks.map(([, text]) => ctx.measureText(text).width)) + 12);
   const plotW = width - padRight;
   const slot = plotW / Math.max(candles.length, 30);
   const body = Math.max(1, Math.min(12, slot * 0.7));
@@ -62,14 +97,15 @@ export function drawCandles(canvas, candles) {
   ctx.strokeStyle = COLORS.grid;
   ctx.fillStyle = COLORS.text;
   ctx.lineWidth = 1;
-  for (const t of niceTicks(min, max, 5)) {
+  for (const [t, text] of ticks) {
     const yy = Math.round(y(t)) + 0.5;
     ctx.beginPath(); ctx.moveTo(0, yy); ctx.lineTo(plotW, yy); ctx.stroke();
-    ctx.fillText(label(t), plotW + 6, yy + 4);
+    ctx.fillText(text, plotW + 6, yy + 4);
   }
   const offset = plotW - candles.length * slot;
+  const xOf = (i) => offset + i * slot + slot / 2;
   candles.forEach((c, i) => {
-    const x = offset + i * slot + slot / 2;
+    const x = xOf(i);
     const o = num(c.open); const cl = num(c.close);
     const up = cl >= o;
     const color = up ? COLORS.up : COLORS.down;
@@ -92,11 +128,7 @@ export function drawCandles(canvas, candles) {
     ctx.globalAlpha = 1;
   });
   ctx.fillStyle = COLORS.text;
-  const first = new Date(candles[0].open_time);
-  const last = new Date(candles[candles.length - 1].open_time);
-  ctx.fillText(first.toLocaleString(), Math.max(2, offset), height - 4);
-  const lastText = last.toLocaleTimeString();
-  ctx.fillText(lastText, plotW - ctx.measureText(lastText).width, height - 4);
+  drawTimeAxis(ctx, candles, xOf, width, height - 4);
 }
 
 export function drawDepth(canvas, book) {
@@ -138,5 +170,5 @@ export function drawDepth(canvas, book) {
   const maxText = label(max);
   ctx.fillText(maxText, width - ctx.measureText(maxText).width - 4, height - 3);
   ctx.fillText("Bids", 6, 12);
-  ctx.fillText("Asks", width - 30, 12);
+  ctx.fillText("Asks", width - ctx.measureText("Asks").width - 6, 12);
 }
