@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     db_pool_min: int = Field(2, alias="DB_POOL_MIN", ge=1)
     db_pool_max: int = Field(10, alias="DB_POOL_MAX", ge=1)
     db_statement_timeout_ms: int = Field(15000, alias="DB_STATEMENT_TIMEOUT_MS", ge=0)
+    # asyncpg's prepared-statement cache per connection; 0 behind PgBouncer in transaction mode
+    # (docs/operations.md: a prepared statement must not outlive the server connection it was made on)
+    db_statement_cache_size: int = Field(100, alias="DB_STATEMENT_CACHE_SIZE", ge=0)
+    # --- operations (issue 15; see docs/operations.md) -------------------------------------------
+    # 0 = /metrics on the service's own port; N = only on port N (the ingress never routes there)
+    metrics_port: int = Field(0, alias="METRICS_PORT", ge=0, le=65535)
 
     # --- other infrastructure (optional: unset means in-process fallbacks) -----------------------
     redis_url: str | None = Field(None, alias="REDIS_URL")
