@@ -11,6 +11,7 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from importlib import import_module
+from typing import Any
 
 from fastapi import FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
@@ -165,12 +166,14 @@ def _add_health_routes(app: FastAPI, name: str, services: Sequence[str]) -> None
         if path is None:
             continue
         own = dict([checks[service]]) if service in checks else None
-
-        async def service_health(request: Request, _service: str = service, _own: object = own) -> Response:
-            return await health_response(request.app.state.container, _service, _own)  # type: ignore[arg-type]
-
-        app.add_api_route(path, service_health, methods=["GET"], tags=["health"],
+        app.add_api_route(path, _service_health(service, own), methods=["GET"], tags=["health"],
                           summary=f"Health of the {service} service")
+
+
+def _service_health(service: str, own: dict[str, ServiceCheck] | None) -> Any:
+    async def service_health(request: Request) -> Response:
+        return await health_response(request.app.state.container, service, own)
+    return service_health
 
 
 def _add_metrics_route(app: FastAPI) -> None:

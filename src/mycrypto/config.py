@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     # --- operations (issue 15; see docs/operations.md) -------------------------------------------
     # 0 = /metrics on the service's own port; N = only on port N (the ingress never routes there)
     metrics_port: int = Field(0, alias="METRICS_PORT", ge=0, le=65535)
+    # where `mycrypto backup/restore` find pg_dump/pg_restore first (else PATH, Debian's, pgserver's)
+    pg_bin_dir: Path | None = Field(None, alias="PG_BIN_DIR")
 
     # --- other infrastructure (optional: unset means in-process fallbacks) -----------------------
     redis_url: str | None = Field(None, alias="REDIS_URL")
