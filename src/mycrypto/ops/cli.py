@@ -243,8 +243,8 @@ def smoke_run(base_url: str, accounts_file: str | None, email_a: str | None, pas
 
 @smoke.command("provision")
 @click.option("--operator", "operator_email", required=True, help="Existing account that pays for the funds.")
-@click.option("--email-a", default="smoke-a@mycrypto.invalid", show_default=True)
-@click.option("--email-b", default="smoke-b@mycrypto.invalid", show_default=True)
+@click.option("--email-a", default="smoke-a@example.com", show_default=True)
+@click.option("--email-b", default="smoke-b@example.com", show_default=True)
 @click.option("--fund", "funds", multiple=True, default=("BTC=0.01", "USDT=500"), show_default=True,
               help="ASSET=AMOUNT each smoke account is topped up to (repeatable).")
 @click.option("--password", default=None, help="Password for new accounts (default: random).")
@@ -257,8 +257,15 @@ def smoke_provision(ctx: click.Context, operator_email: str, email_a: str, email
     """Create the two smoke accounts (verified) and fund them from an operator account through the ledger."""
     from .smoke_accounts import ProvisionError, provision, write_env_file
 
+    from ..auth.domain.emails import normalise_email
+    from ..auth.domain.rules import Rejected
+
     host = _host()
     settings = host.get_settings(ctx)
+    try:   # the addresses must be ones the login endpoint accepts
+        email_a, email_b = normalise_email(email_a), normalise_email(email_b)
+    except Rejected as exc:
+        host.fail(f"{exc.code}: {exc.message}")
     targets: dict[str, Decimal] = {}
     for item in funds:
         asset, _, amount = item.partition("=")
@@ -283,7 +290,7 @@ def smoke_provision(ctx: click.Context, operator_email: str, email_a: str, email
     for email, secret in result.accounts:
         click.echo(f"account {email}: {'created/reset' if secret else 'kept (password unchanged)'}")
     for email, asset, amount in result.funded:
-        click.echo(f"funded  {email}: +{amount} {asset} from {operator_email}")
+        click.echo(f"funded  {email}: +{amount.normalize():f} {asset} from {operator_email}")
     click.echo(f"credentials written to {out_file}")
 
 

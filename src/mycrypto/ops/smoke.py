@@ -216,11 +216,24 @@ class Smoke:
             raise Skip("no faucet in production: the smoke accounts' provisioned balances are used")
         a, b = self._accounts()
         base, quote = self.rules["base_asset"], self.rules["quote_asset"]
-        price = self._smoke_price_hint()
-        need_quote = str((price * D("0.01")).quantize(D("1"), ROUND_UP) + 100)
-        self.call("POST", "/api/v1/wallet/faucet", account=a, json={"asset": base, "amount": str(self._qty() * 2)})
-        self.call("POST", "/api/v1/wallet/faucet", account=b, json={"asset": quote, "amount": need_quote})
-        return f"faucet credited {self._qty() * 2} {base} to A and {need_quote} {quote} to B"
+        need_base, need_quote = self._needs()
+        self.call("POST", "/api/v1/wallet/faucet", account=a, json={"asset": base, "amount": str(need_base)})
+        self.call("POST", "/api/v1/wallet/faucet", account=b, json={"asset": quote, "amount": str(need_quote)})
+        return f"faucet credited {need_base} {base} to A and {need_quote} {quote} to B"
+
+    def _needs(self) -> tuple[D, D]:
+        """(base for A, quote for B) the order journeys need, with room for fees and a price move."""
+        price = self._price_hint()
+        qty = self._qty_for(price)
+        quote_decimals = int(self.rules.get("quote_decimals", 8))
+        return qty * 2, (price * qty * 3 + D(self.rules["min_notional"]) * 3).quantize(D(1).scaleb(-quote_decimals),
+                                                                                      ROUND_UP)
+
+    def _price_hint(self) -> D:
+        try:
+            return self._inside_spread()
+        except Skip:
+            return self._smoke_price_hint()
 
     def balance(self) -> str:
         if not self.rules:
@@ -230,11 +243,10 @@ class Smoke:
         base, quote = self.rules["base_asset"], self.rules["quote_asset"]
         have_base = self.before["a"].get(base, {}).get("available", D(0))
         have_quote = self.before["b"].get(quote, {}).get("available", D(0))
-        if have_base < self._qty():
-            raise StepFailed(f"account A holds {have_base} {base}, needs {self._qty()} (fund it with "
-                             "`mycrypto smoke provision`)")
-        if have_quote <= 0:
-            raise StepFailed(f"account B holds no {quote} (fund it with `mycrypto smoke provision`)")
+        need_base, need_quote = self._needs()
+        if have_base < need_base / 2 or have_quote < need_quote / 3:
+            raise StepFailed(f"A holds {have_base} {base} (needs {need_base / 2}), B holds {have_quote} {quote} "
+                             f"(needs {need_quote / 3}): top them up with `mycrypto smoke provision`")
         return f"A has {have_base} {base} available, B has {have_quote} {quote}"
 
     def order_cancel(self) -> str:
