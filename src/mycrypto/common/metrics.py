@@ -200,11 +200,12 @@ class EngineCollector:
                                     labels=["market", "phase"])
         queued = GaugeMetricFamily("mycrypto_trade_queue_depth", "Commands waiting for the sequencer.", labels=["market"])
         owned = GaugeMetricFamily("mycrypto_trade_markets_owned", "Markets whose engine runs in this process.")
+        known = GaugeMetricFamily("mycrypto_trade_markets_known", "Markets this process knows (each needs one owner).")
         alive = GaugeMetricFamily("mycrypto_trade_sequencer_up", "1 while the market's sequencer task runs.",
                                   labels=["market"])
         age = GaugeMetricFamily("mycrypto_trade_last_commit_age_seconds",
                                 "Seconds since the market's engine last committed a batch here.", labels=["market"])
-        n_owned = 0
+        n_owned = n_known = 0
         for source in list(self.sources):
             try:
                 registry = source()
@@ -212,6 +213,7 @@ class EngineCollector:
                 registry = None
             if registry is None:
                 continue
+            n_known = max(n_known, len(getattr(registry, "specs", {})))
             for engine in list(getattr(registry, "engines", {}).values()):
                 symbol = engine.spec.symbol
                 stats, timings = dict(engine.stats), dict(engine.timings)
@@ -228,7 +230,8 @@ class EngineCollector:
                 if seconds_since is not None:
                     age.add_metric([symbol], seconds_since)
         owned.add_metric([], n_owned)
-        yield from (batches, commands, retries, failed, phase, queued, owned, alive, age)
+        known.add_metric([], n_known)
+        yield from (batches, commands, retries, failed, phase, queued, owned, known, alive, age)
 
 
 ENGINES = EngineCollector()
