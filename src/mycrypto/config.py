@@ -116,7 +116,7 @@ class Settings(BaseSettings):
     # Consume the email queue inside the web process too (`mycrypto up`); unset = on outside production.
     notifier_in_process: bool | None = Field(None, alias="NOTIFIER_IN_PROCESS")
 
-    @field_validator("database_url", "redis_url", "amqp_url", "smtp_url", mode="before")
+    @field_validator("database_url", "redis_url", "amqp_url", "smtp_url", "pg_bin_dir", mode="before")
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v

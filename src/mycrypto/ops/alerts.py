@@ -44,7 +44,7 @@ def check_alert_rules(rules: str | Path, tests: str | Path | None = None, promto
     path = Path(rules)
     result = RulesCheck(str(path))
     tool = promtool or shutil.which("promtool")
-    if tool is None:
+    if tool is None or not Path(tool).is_file():
         result.steps.append(RuleStep("promtool", False, "promtool not found (apt-get install prometheus)"))
         return result
     if not path.is_file():

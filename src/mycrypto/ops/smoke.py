@@ -217,7 +217,11 @@ class Smoke:
         a, b = self._accounts()
         base, quote = self.rules["base_asset"], self.rules["quote_asset"]
         need_base, need_quote = self._needs()
-        self.call("POST", "/api/v1/wallet/faucet", account=a, json={"asset": base, "amount": str(need_base)})
+        r = self.http.post("/api/v1/wallet/faucet", headers=a.headers, json={"asset": base, "amount": str(need_base)})
+        if r.status_code in (403, 404):
+            raise Skip(f"the faucet is off here ({_code_of(r)}): the provisioned balances are used")
+        if r.status_code != 200:
+            raise StepFailed(f"POST /api/v1/wallet/faucet answered {r.status_code}: {_error_of(r)}")
         self.call("POST", "/api/v1/wallet/faucet", account=b, json={"asset": quote, "amount": str(need_quote)})
         return f"faucet credited {need_base} {base} to A and {need_quote} {quote} to B"
 
