@@ -108,7 +108,7 @@ def batch_committed(symbol: str, cmds: list, outcomes: list, trades: int) -> Non
 # ------------------------------------------------------------------------------------------ middleware
 def route_template(scope: dict) -> str:
     route = scope.get("route")
-    path = getattr(route, "path", None)
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)   # without ":int" convertors
     if isinstance(path, str):
         return path
     raw = scope.get("path", "")
