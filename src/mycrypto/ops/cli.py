@@ -215,10 +215,12 @@ def smoke() -> None:
 @click.option("--email-domain", default="example.com", show_default=True,
               help="Domain of the throwaway sign-up addresses.")
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per HTTP request.")
+@click.option("--header", "headers", multiple=True, metavar="'NAME: VALUE'",
+              help="Extra header on every request, e.g. 'X-Test-Green: true' to test the canary color.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON at the end.")
 def smoke_run(base_url: str, accounts_file: str | None, email_a: str | None, password_a: str | None,
               email_b: str | None, password_b: str | None, market: str, no_register: bool, email_domain: str,
-              timeout: float, as_json: bool) -> None:
+              timeout: float, headers: tuple[str, ...], as_json: bool) -> None:
     """Run the critical journeys; one verdict line per step; exit 1 if any step failed."""
     from .smoke import Account, run_smoke
     from .smoke_accounts import read_env_file
@@ -230,8 +232,14 @@ def smoke_run(base_url: str, accounts_file: str | None, email_a: str | None, pas
     accounts = None
     if email_a and password_a and email_b and password_b:
         accounts = (Account(email_a, password_a), Account(email_b, password_b))
+    extra = {}
+    for header in headers:
+        name, sep, value = header.partition(":")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{header!r} is not 'NAME: VALUE'", param_hint="--header")
+        extra[name.strip()] = value.strip()
     report = run_smoke(base_url, accounts=accounts, market=market, register=not no_register,
-                       email_domain=email_domain, timeout=timeout,
+                       email_domain=email_domain, timeout=timeout, headers=extra,
                        emit=None if as_json else (lambda step: click.echo(step.line())))
     if as_json:
         _echo_json(report.as_dict())

@@ -88,7 +88,7 @@ class Skip(Exception):
 class Smoke:
     def __init__(self, base_url: str, *, accounts: tuple[Account, Account] | None, market: str,
                  register: bool, email_domain: str, timeout: float, emit: Callable[[StepResult], None] | None,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, headers: dict[str, str] | None = None) -> None:
         self.base = base_url.rstrip("/")
         self.accounts = accounts
         self.market = market
@@ -97,7 +97,8 @@ class Smoke:
         self.emit = emit
         self.report = SmokeReport(self.base)
         self.http = httpx.Client(base_url=self.base, timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-                                 headers={"User-Agent": "mycrypto-smoke/1", "Accept": "application/json"},
+                                 headers={"User-Agent": "mycrypto-smoke/1", "Accept": "application/json",
+                                          **(headers or {})},
                                  transport=transport)
         self.dev = False
         self.registration_open = True
@@ -447,7 +448,8 @@ def _error_of(r: httpx.Response) -> str:
 def run_smoke(base_url: str, *, accounts: tuple[Account, Account] | None = None, market: str = "BTC-USDT",
               register: bool = True, email_domain: str = "example.com", timeout: float = 10.0,
               emit: Callable[[StepResult], None] | None = None,
-              transport: httpx.BaseTransport | None = None) -> SmokeReport:
-    """Run every smoke step against `base_url`; `emit` is called with each step's result as it ends."""
+              transport: httpx.BaseTransport | None = None, headers: dict[str, str] | None = None) -> SmokeReport:
+    """Run every smoke step against `base_url`; `emit` is called with each step's result as it ends;
+    `headers` go on every request (e.g. {"X-Test-Green": "true"} to reach the canary color)."""
     return Smoke(base_url, accounts=accounts, market=market, register=register, email_domain=email_domain,
-                 timeout=timeout, emit=emit, transport=transport).run()
+                 timeout=timeout, emit=emit, transport=transport, headers=headers).run()
