@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -275,16 +276,17 @@ SELECT (SELECT count(*) FROM auth.app_user) AS users,
        (SELECT jsonb_build_array(ok, problems, extract(epoch FROM finished_at)::float8)
           FROM ops.integrity_run ORDER BY id DESC LIMIT 1) AS integrity
 """
-_platform_state = {"at": -1e9}
+# database -> when its gauges were last refreshed (per database: tests run many apps in one process)
+_refreshed: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
 
 async def refresh_platform(container: Any, *, force: bool = False) -> None:
     """Update the database-backed gauges (at most every PLATFORM_TTL_S unless forced)."""
-    now = time.monotonic()
-    if not force and now - _platform_state["at"] < PLATFORM_TTL_S:
-        return
-    _platform_state["at"] = now
     db = container.db
+    now = time.monotonic()
+    if not force and now - _refreshed.get(db, -1e9) < PLATFORM_TTL_S:
+        return
+    _refreshed[db] = now
     pool = getattr(db, "pool", None)
     if pool is not None:
         size, idle = pool.get_size(), pool.get_idle_size()
