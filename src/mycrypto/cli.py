@@ -168,7 +168,9 @@ def serve(ctx: click.Context, service: str, host: str | None, port: int | None, 
                 fail("the notifier is not available in this build")
             from .notify.worker import run_notifier
 
-            run_async(lambda: run_notifier(settings))
+            # /health/* and /metrics of the notifier on MYCRYPTO_PORT (notify/health.py)
+            ensure_port_free(settings.host, settings.port)
+            run_async(lambda: run_notifier(settings, health_port=settings.port))
             return
         ensure_port_free(settings.host, settings.port)
         services = ("auth", "wallet", "trade", "frontend") if service == "all" else (service,)

@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     db_pool_min: int = Field(2, alias="DB_POOL_MIN", ge=1)
     db_pool_max: int = Field(10, alias="DB_POOL_MAX", ge=1)
     db_statement_timeout_ms: int = Field(15000, alias="DB_STATEMENT_TIMEOUT_MS", ge=0)
+    # asyncpg's prepared-statement cache per connection; 0 behind PgBouncer in transaction mode
+    # (docs/operations.md: a prepared statement must not outlive the server connection it was made on)
+    db_statement_cache_size: int = Field(100, alias="DB_STATEMENT_CACHE_SIZE", ge=0)
+    # --- operations (issue 15; see docs/operations.md) -------------------------------------------
+    # 0 = /metrics on the service's own port; N = only on port N (the ingress never routes there)
+    metrics_port: int = Field(0, alias="METRICS_PORT", ge=0, le=65535)
+    # where `mycrypto backup/restore` find pg_dump/pg_restore first (else PATH, Debian's, pgserver's)
+    pg_bin_dir: Path | None = Field(None, alias="PG_BIN_DIR")
 
     # --- other infrastructure (optional: unset means in-process fallbacks) -----------------------
     redis_url: str | None = Field(None, alias="REDIS_URL")
@@ -108,7 +116,7 @@ class Settings(BaseSettings):
     # Consume the email queue inside the web process too (`mycrypto up`); unset = on outside production.
     notifier_in_process: bool | None = Field(None, alias="NOTIFIER_IN_PROCESS")
 
-    @field_validator("database_url", "redis_url", "amqp_url", "smtp_url", mode="before")
+    @field_validator("database_url", "redis_url", "amqp_url", "smtp_url", "pg_bin_dir", mode="before")
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v

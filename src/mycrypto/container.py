@@ -40,7 +40,8 @@ class Container:
         if settings.database_url is None:
             raise RuntimeError("settings.database_url must be resolved (embedded or real) before start")
         db = Database(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
-                      statement_timeout_ms=settings.db_statement_timeout_ms)
+                      statement_timeout_ms=settings.db_statement_timeout_ms,
+                      statement_cache_size=settings.db_statement_cache_size)
         return cls(settings=settings, db=db)
 
     async def start(self) -> None:

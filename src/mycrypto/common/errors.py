@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from .metrics import record_error_code
+
 log = logging.getLogger("mycrypto.errors")
 
 
@@ -84,6 +86,8 @@ def error_response(request: Request | None, status: int, body: dict[str, Any],
     request_id = getattr(getattr(request, "state", None), "request_id", None) if request else None
     if request_id and "error" in body:
         body["error"]["request_id"] = request_id
+    if request is not None:   # errors by code in /metrics (Binance-dialect bodies carry a numeric code)
+        record_error_code(request.scope, body["error"].get("code") if "error" in body else body.get("code"))
     return Response(orjson.dumps(body), status_code=status, media_type="application/json",
                     headers=headers)
 

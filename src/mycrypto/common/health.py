@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -52,17 +53,28 @@ async def check_queue(container: Any) -> str:
     return result
 
 
-async def health_report(container: Any, service: str) -> tuple[int, dict[str, Any]]:
+# A service's own check: (ok, details), added to the health body under its key (the trade service's
+# matching engines under "engine", trading/health.py); not ok makes the service unhealthy and not ready.
+ServiceCheck = Callable[[Any], tuple[bool, dict[str, Any]]]
+
+
+async def health_report(container: Any, service: str,
+                        extra: dict[str, ServiceCheck] | None = None) -> tuple[int, dict[str, Any]]:
     database, cache, queue = await asyncio.gather(check_database(container), check_cache(container),
                                                   check_queue(container))
     checks = {"database": database, "cache": cache, "queue": queue}
     healthy = all(v in (OK, NOT_CONFIGURED) for v in checks.values())
-    body = {"status": "ok" if healthy else "unavailable", "service": service, "version": __version__,
-            "checks": checks}
+    body: dict[str, Any] = {"status": "", "service": service, "version": __version__, "checks": checks}
+    for name, check in (extra or {}).items():
+        ok, details = check(container)
+        body[name] = details
+        healthy = healthy and ok
+    body["status"] = "ok" if healthy else "unavailable"
     return (200 if healthy else 503), body
 
 
-async def health_response(container: Any, service: str) -> Response:
-    status, body = await health_report(container, service)
+async def health_response(container: Any, service: str,
+                          extra: dict[str, ServiceCheck] | None = None) -> Response:
+    status, body = await health_report(container, service, extra)
     return Response(orjson.dumps(body), status_code=status, media_type="application/json",
                     headers={"Cache-Control": "no-store"})

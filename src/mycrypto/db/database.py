@@ -7,12 +7,15 @@ half a money movement behind. Repositories receive `uow.conn`; they never commit
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 import orjson
+
+from ..common.metrics import DB_TRANSACTION
 
 log = logging.getLogger("mycrypto.db")
 
@@ -49,11 +52,13 @@ class Database:
     """Owns the pool. Reads that need no transaction may use `fetch*`; writes use `unit_of_work()`."""
 
     def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 10,
-                 statement_timeout_ms: int = 15000) -> None:
+                 statement_timeout_ms: int = 15000, statement_cache_size: int = 100) -> None:
         self.dsn = dsn
         self.min_size = min_size
         self.max_size = max(max_size, min_size)
         self.statement_timeout_ms = statement_timeout_ms
+        # 0 behind PgBouncer in transaction mode: asyncpg then prepares statements unnamed, per use
+        self.statement_cache_size = statement_cache_size
         self.pool: asyncpg.Pool | None = None
 
     async def connect(self) -> None:
@@ -62,7 +67,7 @@ class Database:
                 self.dsn, min_size=self.min_size, max_size=self.max_size, init=_init_connection,
                 server_settings={"application_name": "mycrypto",
                                  "statement_timeout": str(self.statement_timeout_ms)},
-                timeout=10,
+                timeout=10, statement_cache_size=self.statement_cache_size,
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError, ValueError) as exc:
             raise DatabaseUnavailable(
@@ -115,6 +120,7 @@ class UnitOfWork:
         self._after_commit: list[Callable[[], Awaitable[None] | None]] = []
 
     async def __aenter__(self) -> UnitOfWork:
+        self._started = time.perf_counter()
         self._cm = self._db._pool().acquire()
         self.conn = await self._cm.__aenter__()
         try:
@@ -147,6 +153,7 @@ class UnitOfWork:
                 await self._tx.rollback()
         finally:
             await self._cm.__aexit__(exc_type, exc, tb)
+            DB_TRANSACTION.observe(time.perf_counter() - self._started)
         if self._committed:
             for hook in self._after_commit:
                 try:

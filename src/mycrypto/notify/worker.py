@@ -160,8 +160,10 @@ async def _settle(outcome: Any) -> None:
 
 
 async def run_notifier(settings: Any, *, stop: asyncio.Event | None = None,
-                       ready: asyncio.Event | None = None, transport: Transport | None = None) -> None:
-    """Run the notifier until SIGTERM/SIGINT (or `stop` is set): relay + email consumer."""
+                       ready: asyncio.Event | None = None, transport: Transport | None = None,
+                       health_port: int | None = None) -> None:
+    """Run the notifier until SIGTERM/SIGINT (or `stop` is set): relay + email consumer; with
+    `health_port`, /health/* and /metrics on that port (notify/health.py)."""
     from ..common.logging import configure_logging
     from ..db.database import Database
 
@@ -183,6 +185,14 @@ async def run_notifier(settings: Any, *, stop: asyncio.Event | None = None,
     relay = OutboxRelay(db, {"email.": handler}, retry_base_s=1.0 if settings.amqp_url else settings.email_retry_base_s,
                         retry_cap_s=30.0 if settings.amqp_url else RETRY_CAP_S)
     relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+    probes = None
+    if health_port is not None:
+        from ..common.probe_server import ProbeServer
+        from .health import NotifierHealth
+
+        probes = ProbeServer(settings.host, health_port,
+                             NotifierHealth(settings, db, relay_task, lambda: consumer).routes())
+        await probes.start()
     try:
         if settings.amqp_url:
             consumer = EmailConsumer(settings, db, transport)
@@ -192,6 +202,8 @@ async def run_notifier(settings: Any, *, stop: asyncio.Event | None = None,
             ready.set()
         await stop.wait()
     finally:
+        if probes is not None:
+            await probes.stop()
         await stop_relay(relay, relay_task)
         if consumer is not None:
             await consumer.stop()

@@ -37,6 +37,7 @@ from typing import Any
 import asyncpg
 
 from ..common.errors import AppError, ServiceUnavailable
+from ..common.metrics import batch_committed
 from ..db.database import DatabaseUnavailable
 from ..marketdata.candles import batch_candles
 from ..marketdata.feed import CAPTURED_PER_BATCH, MarketFeed
@@ -237,6 +238,11 @@ class MarketEngine:
         for conn in conns:
             if conn is not None and not conn.is_closed():
                 conn.terminate()
+
+    @property
+    def sequencer_alive(self) -> bool:
+        """The sequencer task is running (health and metrics read this)."""
+        return self._task is not None and not self._task.done()
 
     def set_status(self, status: str) -> None:
         if status != self.spec.status:
@@ -588,6 +594,7 @@ class MarketEngine:
         prep.acked = True
         self.stats["batches"] += 1
         self.stats["commands"] += len(prep.cmds)
+        batch_committed(self.spec.symbol, prep.cmds, prep.outcomes, len(prep.batch.trades) if prep.batch else 0)
         if prep.batch is not None:
             self.update_id = prep.update_id
             self.feed.committed(prep.batch.trades, prep.update_id, prep.ms, self.book, prep.levels, clean=clean)
