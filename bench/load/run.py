@@ -299,7 +299,7 @@ async def run_hot(base_url: str, accounts: list[seed.Account], seconds: float, r
     book = [loadgen.build_request("GET", "/api/v1/orderbook/BTC-USDT", hostport)]
     const = [loadgen.build_request("GET", "/api/v1/trade/ping-constant", hostport)]
     out: dict[str, Any] = {}
-    short = max(2.0, seconds / 3)
+    short = max(min(2.0, seconds), seconds / 3)
 
     def keep(key: str, res: loadgen.Result) -> None:
         out[key] = loadstats.summarize(res.samples(), res.duration, window_s=max(0.5, res.duration / 40))
