@@ -3,8 +3,9 @@
 Two kinds of users:
 - Trader (3 of 4): signs in (argon2id) with a seeded account, then browses markets and tickers,
   reads order books, candles and recent trades, checks balances, open orders and order / trade /
-  wallet history, places orders on BTC-USDT and ETH-USDT (half resting behind the spread, half crossing it: trades), places
-  and cancels an order, withdraws 10 USDT now and then, and signs in again once in a while.
+  wallet history, places orders on BTC-USDT and ETH-USDT (half resting behind the spread, half
+  crossing it: trades), places and cancels an order, withdraws 10 USDT now and then, and starts a
+  new session (signs in again) after LOAD_SESSION_TASKS tasks.
 - Visitor (1 of 4): not signed in; markets, tickers, order books, candles, recent trades.
 Both also call the constant JSON endpoint (`/api/v1/trade/ping-constant`) a little: the framework's
 floor on the same server, measured under the same load in the same run, so every endpoint can be
@@ -14,7 +15,11 @@ Environment:
     LOAD_USERS_FILE     accounts from bench/load/seed.py (required for Traders)
     LOAD_SAMPLES_DIR    where each Locust process writes its samples (samples-<pid>.json)
     LOAD_WAIT           think time between tasks, "min,max" seconds (default "0.05,0.25")
+    LOAD_SESSION_TASKS  tasks per session before a Trader signs in again (default 200: about 0.4 % of
+                        all requests are sign-ins; each costs ~0.1-0.2 s of server CPU)
 
+A user's first sign-in is labelled "POST /api/v1/auth/login (first)": run.py starts the measured
+window when the last of them has finished (everyone is signed in), and reports the ramp-up apart.
 Each request becomes one sample (end time, label, status, latency ms, error?) written when the test
 stops; run.py turns them into the report (mycrypto.ops.loadstats). Expected refusals are not errors:
 a cancel that finds the order already filled, an IOC that finds nothing to trade.
@@ -24,6 +29,7 @@ By hand (the server must be seeded):
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -41,6 +47,9 @@ from orders import MARKETS, SMALL_QTY, mixed_orders, price  # noqa: E402
 SYMBOLS = list(MARKETS)          # read: all markets
 TRADED = ["BTC-USDT", "ETH-USDT"]  # traded: ETH-BTC is kept for the seeded history (bench/load/seed.py)
 _wait = [float(x) for x in os.environ.get("LOAD_WAIT", "0.05,0.25").split(",")]
+SESSION_TASKS = int(os.environ.get("LOAD_SESSION_TASKS", "200"))
+FIRST_LOGIN = "POST /api/v1/auth/login (first)"
+LOGIN = "POST /api/v1/auth/login"
 _accounts = json.loads(Path(os.environ["LOAD_USERS_FILE"]).read_text()) if os.environ.get("LOAD_USERS_FILE") else []
 _next_account = itertools.count()
 _samples: list[tuple[float, str, int, float, bool]] = []
@@ -119,6 +128,18 @@ class Visitor(Browsing, FastHttpUser):
         self.constant()
 
 
+def in_session(fn):  # noqa: ANN001, ANN201 - a Locust task
+    """Count the task in the Trader's session; after SESSION_TASKS tasks, sign in again first."""
+    @functools.wraps(fn)
+    def run(self):  # noqa: ANN001, ANN202
+        self.tasks_in_session += 1
+        if self.tasks_in_session > SESSION_TASKS:
+            self.tasks_in_session = 1
+            self.sign_in()
+        fn(self)
+    return run
+
+
 class Trader(Browsing, FastHttpUser):
     weight = 3
     wait_time = between(*_wait)
@@ -128,10 +149,11 @@ class Trader(Browsing, FastHttpUser):
             raise RuntimeError("LOAD_USERS_FILE names no accounts: run bench/load/seed.py first")
         self.account = _accounts[next(_next_account) % len(_accounts)]
         self.orders = mixed_orders(10**7, seed=random.randrange(10**9), markets=len(TRADED), qty_of=SMALL_QTY)
-        self.sign_in()
+        self.tasks_in_session = 0
+        self.sign_in(FIRST_LOGIN)
 
-    def sign_in(self) -> None:
-        with self.client.post("/api/v1/auth/login", name="POST /api/v1/auth/login", catch_response=True,
+    def sign_in(self, name: str = LOGIN) -> None:
+        with self.client.post("/api/v1/auth/login", name=name, catch_response=True,
                               json={"email": self.account["email"], "password": self.account["password"]}) as r:
             if r.status_code == 200:
                 self.auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
@@ -141,52 +163,64 @@ class Trader(Browsing, FastHttpUser):
 
     # browsing, as a signed-in user does it too
     @task(8)
+    @in_session
     def t_book(self) -> None:
         self.order_book()
 
     @task(3)
+    @in_session
     def t_tickers(self) -> None:
         self.tickers()
 
     @task(1)
+    @in_session
     def t_markets(self) -> None:
         self.markets()
 
     @task(3)
+    @in_session
     def t_candles(self) -> None:
         self.candles()
 
     @task(2)
+    @in_session
     def t_trades(self) -> None:
         self.recent_trades()
 
     @task(2)
+    @in_session
     def t_const(self) -> None:
         self.constant()
 
     # my account
     @task(4)
+    @in_session
     def balances(self) -> None:
         self.client.get("/api/v1/wallet/balances", headers=self.auth, name="GET /api/v1/wallet/balances")
 
     @task(2)
+    @in_session
     def open_orders(self) -> None:
         self.client.get("/api/v1/trade/orders/open", headers=self.auth, name="GET /api/v1/trade/orders/open")
 
     @task(1)
+    @in_session
     def order_history(self) -> None:
         self.client.get("/api/v1/trade/orders?limit=50", headers=self.auth, name="GET /api/v1/trade/orders")
 
     @task(1)
+    @in_session
     def my_trades(self) -> None:
         self.client.get("/api/v1/trade/my-trades?limit=50", headers=self.auth, name="GET /api/v1/trade/my-trades")
 
     @task(1)
+    @in_session
     def wallet_history(self) -> None:
         self.client.get("/api/v1/wallet/history?limit=50", headers=self.auth, name="GET /api/v1/wallet/history")
 
     # trading
     @task(5)
+    @in_session
     def place_order(self) -> None:
         order = next(self.orders)
         with self.client.post("/api/v1/trade/orders", headers=self.auth, catch_response=True,
@@ -195,6 +229,7 @@ class Trader(Browsing, FastHttpUser):
                 r.failure(f"order {r.status_code}: {r.text[:200]}")
 
     @task(3)
+    @in_session
     def place_and_cancel(self) -> None:
         symbol = random.choice(TRADED)
         mid = MARKETS[symbol][0]
@@ -215,14 +250,10 @@ class Trader(Browsing, FastHttpUser):
                 r.success()
 
     @task(1)
+    @in_session
     def withdraw(self) -> None:
         with self.client.post("/api/v1/wallet/withdrawals", headers={**self.auth, "Idempotency-Key": uuid.uuid4().hex},
                               json={"asset": "USDT", "address": WITHDRAW_TO, "amount": "10"},
                               name="POST /api/v1/wallet/withdrawals", catch_response=True) as r:
             if r.status_code != 201:
                 r.failure(f"withdraw {r.status_code}: {r.text[:200]}")
-
-    @task(1)
-    def sign_in_again(self) -> None:
-        """A new session now and then: login is the CPU hog (argon2id), so the mix must include it."""
-        self.sign_in()
