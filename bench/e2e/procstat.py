@@ -37,3 +37,25 @@ def machine_busy() -> tuple[float, float, float]:
         v = [int(x) for x in f.readline().split()[1:]]
     idle = v[3] + v[4]
     return sum(v) - idle, sum(v), v[7]
+
+
+def thread_cpu_seconds(pid: int) -> tuple[float, float]:
+    """(main thread, all other threads) CPU seconds of a process. In the MyCrypto server the other
+    threads are essentially the argon2id pool (auth/passwords.py): the event loop runs on the main one."""
+    main = other = 0.0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0, 0.0
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                parts = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        secs = (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+        if int(tid) == pid:
+            main += secs
+        else:
+            other += secs
+    return main, other

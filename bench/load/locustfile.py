@@ -149,7 +149,9 @@ class Trader(Browsing, FastHttpUser):
             raise RuntimeError("LOAD_USERS_FILE names no accounts: run bench/load/seed.py first")
         self.account = _accounts[next(_next_account) % len(_accounts)]
         self.orders = mixed_orders(10**7, seed=random.randrange(10**9), markets=len(TRADED), qty_of=SMALL_QTY)
-        self.tasks_in_session = 0
+        # a random point in its first session, so re-sign-ins are spread over time as in a steady state
+        # (not all due at once SESSION_TASKS tasks after the ramp-up)
+        self.tasks_in_session = random.randrange(SESSION_TASKS)
         self.sign_in(FIRST_LOGIN)
 
     def sign_in(self, name: str = LOGIN) -> None:

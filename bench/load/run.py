@@ -51,7 +51,7 @@ import chart  # noqa: E402
 import seed  # noqa: E402
 from orders import SMALL_QTY, mixed_orders  # noqa: E402
 from pgstats import StatsPostgres, find_bindir  # noqa: E402
-from procstat import cpu_seconds, machine_busy, postgres_cpu_seconds  # noqa: E402
+from procstat import cpu_seconds, machine_busy, postgres_cpu_seconds, thread_cpu_seconds  # noqa: E402
 
 from mycrypto.ops import loadgen, loadstats, querytiming  # noqa: E402
 
@@ -235,6 +235,7 @@ def run_locust(stack: Stack, users_file: Path, out: Path, users: int, seconds: f
         cmd += ["--processes", str(processes)]
     server_pid = stack.proc.pid if stack.proc else 0
     c0 = cpu_seconds(server_pid) if server_pid else 0.0
+    t0_main, t0_other = thread_cpu_seconds(server_pid) if server_pid else (0.0, 0.0)
     p0, m0, w0 = postgres_cpu_seconds(stack.dbname), machine_busy(), time.perf_counter()
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(out / "locust.log", "a") as log:
@@ -242,6 +243,7 @@ def run_locust(stack: Stack, users_file: Path, out: Path, users: int, seconds: f
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall = time.perf_counter() - w0
     c1 = cpu_seconds(server_pid) if server_pid else 0.0
+    t1_main, t1_other = thread_cpu_seconds(server_pid) if server_pid else (0.0, 0.0)
     p1, m1 = postgres_cpu_seconds(stack.dbname), machine_busy()
     raw: list[list] = []
     for f in samples_dir.glob("samples-*.json"):
@@ -267,7 +269,8 @@ def run_locust(stack: Stack, users_file: Path, out: Path, users: int, seconds: f
     others = [r[3] for r in rows if r[1] != LOGIN and not loadstats.is_error(r[2])]
     summary["p95_ms_without_sign_in"] = loadstats.percentile(sorted(others), 95) if others else None
     summary["cpu"] = {
-        "server_s": round(c1 - c0, 2), "postgres_s": round(p1 - p0, 2),
+        "server_s": round(c1 - c0, 2), "server_event_loop_s": round(t1_main - t0_main, 2),
+        "server_other_threads_s": round(t1_other - t0_other, 2), "postgres_s": round(p1 - p0, 2),
         "locust_s": round((r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime), 2), "wall_s": round(wall, 2),
         "machine_busy_pct": round(100 * (m1[0] - m0[0]) / max(1, m1[1] - m0[1]), 1),
         "steal_pct": round(100 * (m1[2] - m0[2]) / max(1, m1[1] - m0[1]), 1)}
@@ -279,10 +282,13 @@ def login_share(summary: dict[str, Any], cost: dict[str, float]) -> dict[str, An
     total_time = sum((x["mean_ms"] or 0) * x["requests"] for x in summary["endpoints"].values())
     server_cpu = summary.get("cpu", {}).get("server_s") or 0      # CPU of the whole Locust run, ramp-up included
     est = summary.get("sign_ins_whole_run", e["requests"]) * cost["cpu_s"]
+    pool = summary.get("cpu", {}).get("server_other_threads_s") or 0
     time_share = round((e["mean_ms"] or 0) * e["requests"] / total_time, 4) if total_time else None
     return {"requests": e["requests"], "share_of_requests": e["share"], "share_of_response_time": time_share,
             "argon2_cpu_s_each": cost["cpu_s"],
-            "est_share_of_server_cpu": round(est / server_cpu, 4) if server_cpu else None}
+            "est_share_of_server_cpu": round(est / server_cpu, 4) if server_cpu else None,
+            # measured: the server's threads other than the event loop's are its argon2id pool
+            "pool_threads_share_of_server_cpu": round(pool / server_cpu, 4) if server_cpu else None}
 
 
 def ratios_to_const(summary: dict[str, Any]) -> dict[str, Any]:
@@ -405,7 +411,8 @@ def render(results: dict[str, Any]) -> str:
                 f"{sc['login']['share_of_response_time'] or 0:.1%} of summed response time; over the whole run "
                 f"(ramp-up included, {s['sign_ins_whole_run']} sign-ins) est. "
                 f"{(sc['login']['est_share_of_server_cpu'] or 0):.1%} of the server's CPU "
-                f"({sc['login']['argon2_cpu_s_each'] * 1000:.0f} ms CPU each).", "",
+                f"({sc['login']['argon2_cpu_s_each'] * 1000:.0f} ms CPU each); measured: the argon2id pool "
+                f"threads used {(sc['login']['pool_threads_share_of_server_cpu'] or 0):.1%} of it.", "",
                 loadstats.render_endpoints(s), "", f"Chart: {sc['chart']}"]
         if sc.get("ratios_to_const"):
             out += ["", "Latency as a multiple of the constant endpoint's in the same run (p50 x / p95 x): " +

@@ -146,18 +146,23 @@ def _host_port(base_url: str) -> tuple[str, int]:
     return parts.hostname, parts.port or 80
 
 
-async def send_lanes(base_url: str, lanes: list[list[bytes]], what: str) -> dict[str, int]:
-    """Send each lane's requests in order on its own connection (lanes in parallel); status counts."""
+Lane = list[tuple[Account, dict]]
+
+
+async def send_lanes(base_url: str, lanes: list[Lane], what: str) -> dict[str, int]:
+    """Place each lane's orders in order on its own connection (lanes in parallel); status counts.
+    Each order is signed just before it is sent: a long seed outlives any signature's recvWindow."""
     from mycrypto.ops.loadgen import connect
 
     host, port = _host_port(base_url)
+    hostport = f"{host}:{port}"
     statuses: dict[str, int] = {}
 
-    async def run(lane: list[bytes]) -> None:
+    async def run(lane: Lane) -> None:
         c = await connect(host, port)
         try:
-            for raw in lane:
-                status, body = await c.request(raw, 60)
+            for account, order in lane:
+                status, body = await c.request(signed_order(hostport, account, order), 60)
                 statuses[str(status)] = statuses.get(str(status), 0) + 1
                 if status >= 400:   # seeding must be exact: a refused order is a broken seed
                     raise SeedError(f"{what}: HTTP {status} {body[:200]!r}")
@@ -188,11 +193,11 @@ def book_orders(per_market: int, start: int = 1) -> list[dict]:
 async def seed_resting(base_url: str, accounts: list[Account], per_market: int, *, start: int = 1,
                        conns: int = 8) -> dict[str, int]:
     """`per_market` resting GTC orders on BTC-USDT and ETH-USDT, spread over the accounts."""
-    host = "%s:%d" % _host_port(base_url)
+    _host_port(base_url)
     orders = list(book_orders(per_market, start))
-    lanes: list[list[bytes]] = [[] for _ in range(conns)]
+    lanes: list[Lane] = [[] for _ in range(conns)]
     for i, o in enumerate(orders):
-        lanes[i % conns].append(signed_order(host, accounts[i % len(accounts)], o))
+        lanes[i % conns].append((accounts[i % len(accounts)], o))
     return await send_lanes(base_url, lanes, "resting orders")
 
 
@@ -203,18 +208,16 @@ async def seed_history(base_url: str, accounts: list[Account], trades_per_accoun
     meets one of its own account's: self-trade prevention would cancel it), every order is GTC at
     one price with one quantity: sells and buys cross at that price whatever order the connections
     deliver them in, and the level ends empty, leaving trades and history rows but no resting order."""
+    _host_port(base_url)
     if len(accounts) < 2:
         raise SeedError("history needs at least two accounts (a seller and a buyer)")
-    host = "%s:%d" % _host_port(base_url)
     p = price("ETH-BTC", MARKETS["ETH-BTC"][0])
     sellers, buyers = accounts[: len(accounts) // 2], accounts[len(accounts) // 2:]
-    lanes: list[list[bytes]] = [[] for _ in range(conns)]
+    lanes: list[Lane] = [[] for _ in range(conns)]
     for k in range(trades_per_account * len(sellers)):
         lane = lanes[k % conns]
-        lane.append(signed_order(host, sellers[k % len(sellers)],
-                                 {"symbol": "ETH-BTC", "side": "sell", "price": p, "quantity": "0.010"}))
-        lane.append(signed_order(host, buyers[k % len(buyers)],
-                                 {"symbol": "ETH-BTC", "side": "buy", "price": p, "quantity": "0.010"}))
+        lane.append((sellers[k % len(sellers)], {"symbol": "ETH-BTC", "side": "sell", "price": p, "quantity": "0.010"}))
+        lane.append((buyers[k % len(buyers)], {"symbol": "ETH-BTC", "side": "buy", "price": p, "quantity": "0.010"}))
     return await send_lanes(base_url, lanes, "history trades")
 
 

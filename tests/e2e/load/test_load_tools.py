@@ -54,6 +54,7 @@ def test_seeding_refuses_remote_targets():
         asyncio.run(seed.seed_resting("http://192.0.2.1:8000", [], 1))
 
 
+@pytest.mark.slow
 def test_a_tiny_load_run_writes_the_report_the_json_and_the_charts(tmp_path):
     if find_bindir() is None and in_ci():
         pytest.fail("no PostgreSQL with pg_stat_statements under /usr/lib/postgresql (CI=true)")
