@@ -39,23 +39,12 @@ def machine_busy() -> tuple[float, float, float]:
     return sum(v) - idle, sum(v), v[7]
 
 
-def thread_cpu_seconds(pid: int) -> tuple[float, float]:
-    """(main thread, all other threads) CPU seconds of a process. In the MyCrypto server the other
-    threads are essentially the argon2id pool (auth/passwords.py): the event loop runs on the main one."""
-    main = other = 0.0
+def main_thread_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process's main thread (in the MyCrypto server: the event loop; the rest of
+    the process's CPU is the argon2id pool and the threads libargon2 starts per hash)."""
     try:
-        tids = os.listdir(f"/proc/{pid}/task")
+        with open(f"/proc/{pid}/task/{pid}/stat") as f:
+            parts = f.read().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0, 0.0
-    for tid in tids:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                parts = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        secs = (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
-        if int(tid) == pid:
-            main += secs
-        else:
-            other += secs
-    return main, other
+        return 0.0
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")

@@ -15,6 +15,7 @@ Environment:
     LOAD_USERS_FILE     accounts from bench/load/seed.py (required for Traders)
     LOAD_SAMPLES_DIR    where each Locust process writes its samples (samples-<pid>.json)
     LOAD_WAIT           think time between tasks, "min,max" seconds (default "0.05,0.25")
+    LOAD_MEASURE_SECONDS  stop this many seconds after every user has signed in (0: only -t stops)
     LOAD_SESSION_TASKS  tasks per session before a Trader signs in again (default 200: about 0.4 % of
                         all requests are sign-ins; each costs ~0.1-0.2 s of server CPU)
 
@@ -39,6 +40,7 @@ import time
 import uuid
 from pathlib import Path
 
+import gevent
 from locust import FastHttpUser, between, events, task
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
@@ -48,6 +50,9 @@ SYMBOLS = list(MARKETS)          # read: all markets
 TRADED = ["BTC-USDT", "ETH-USDT"]  # traded: ETH-BTC is kept for the seeded history (bench/load/seed.py)
 _wait = [float(x) for x in os.environ.get("LOAD_WAIT", "0.05,0.25").split(",")]
 SESSION_TASKS = int(os.environ.get("LOAD_SESSION_TASKS", "200"))
+MEASURE_SECONDS = float(os.environ.get("LOAD_MEASURE_SECONDS", "0"))
+# the measured window opens when every user is spawned and signed in; it lasts MEASURE_SECONDS
+_window = {"environment": None, "spawned": False, "signing_in": 0, "armed": False}
 FIRST_LOGIN = "POST /api/v1/auth/login (first)"
 LOGIN = "POST /api/v1/auth/login"
 _accounts = json.loads(Path(os.environ["LOAD_USERS_FILE"]).read_text()) if os.environ.get("LOAD_USERS_FILE") else []
@@ -62,6 +67,26 @@ def _record(request_type, name, response_time, response_length, response=None, e
     status = getattr(response, "status_code", 0) or 0
     end = (start_time or time.time() - response_time / 1000) + response_time / 1000
     _samples.append((end, name, int(status), float(response_time), exception is not None))
+
+
+@events.init.add_listener
+def _init(environment, **kwargs):  # noqa: ANN001
+    _window["environment"] = environment
+
+
+@events.spawning_complete.add_listener
+def _spawned(user_count, **kwargs):  # noqa: ANN001
+    _window["spawned"] = True
+    _arm_stop()
+
+
+def _arm_stop() -> None:
+    """Once every user is running and signed in, stop the test MEASURE_SECONDS later (on a busy
+    machine the first sign-ins can take long: a fixed -t would leave a short measured window)."""
+    w = _window
+    if MEASURE_SECONDS and w["spawned"] and w["signing_in"] == 0 and not w["armed"] and w["environment"]:
+        w["armed"] = True
+        gevent.spawn_later(MEASURE_SECONDS, w["environment"].runner.quit)
 
 
 @events.test_stop.add_listener
@@ -152,7 +177,12 @@ class Trader(Browsing, FastHttpUser):
         # a random point in its first session, so re-sign-ins are spread over time as in a steady state
         # (not all due at once SESSION_TASKS tasks after the ramp-up)
         self.tasks_in_session = random.randrange(SESSION_TASKS)
-        self.sign_in(FIRST_LOGIN)
+        _window["signing_in"] += 1
+        try:
+            self.sign_in(FIRST_LOGIN)
+        finally:
+            _window["signing_in"] -= 1
+        _arm_stop()
 
     def sign_in(self, name: str = LOGIN) -> None:
         with self.client.post("/api/v1/auth/login", name=name, catch_response=True,
