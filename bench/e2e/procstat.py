@@ -48,3 +48,61 @@ def main_thread_cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuSampler:
+    """Samples the CPU counters above every `interval` s in a thread, so the CPU of any time window
+    of a run can be read afterwards (`window`), e.g. the measured window after a ramp-up."""
+
+    def __init__(self, pids: dict[str, int], dbname: str = "", interval: float = 0.5) -> None:
+        import threading
+
+        self.pids = {k: v for k, v in pids.items() if v}
+        self.dbname = dbname
+        self.interval = interval
+        self.samples: list[dict[str, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _take(self) -> None:
+        import time
+
+        s: dict[str, float] = {"t": time.time()}
+        for name, pid in self.pids.items():
+            try:
+                s[name] = cpu_seconds(pid)
+            except OSError:        # the process ended: keep its last value
+                s[name] = self.samples[-1].get(name, 0.0) if self.samples else 0.0
+        if "server" in self.pids:
+            s["server_event_loop"] = main_thread_cpu_seconds(self.pids["server"])
+        if self.dbname:
+            s["postgres"] = postgres_cpu_seconds(self.dbname)
+        busy, total, steal = machine_busy()
+        s.update(busy=busy, total=total, steal=steal)
+        self.samples.append(s)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._take()
+
+    def start(self) -> "CpuSampler":
+        self._take()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._take()
+
+    def window(self, t0: float, t1: float) -> dict[str, float]:
+        """CPU seconds per counter between the samples nearest to t0 and t1 (epoch seconds), and the
+        machine's busy and steal percentages over that window."""
+        a = min(self.samples, key=lambda s: abs(s["t"] - t0))
+        b = min(self.samples, key=lambda s: abs(s["t"] - t1))
+        out = {f"{k}_s": round(b[k] - a[k], 2) for k in a if k not in ("t", "busy", "total", "steal")}
+        out["wall_s"] = round(b["t"] - a["t"], 2)
+        ticks = max(1, b["total"] - a["total"])
+        out["machine_busy_pct"] = round(100 * (b["busy"] - a["busy"]) / ticks, 1)
+        out["steal_pct"] = round(100 * (b["steal"] - a["steal"]) / ticks, 1)
+        return out

@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import signal
 import socket
 import subprocess
@@ -51,7 +50,7 @@ import chart  # noqa: E402
 import seed  # noqa: E402
 from orders import SMALL_QTY, mixed_orders  # noqa: E402
 from pgstats import StatsPostgres, find_bindir  # noqa: E402
-from procstat import cpu_seconds, machine_busy, main_thread_cpu_seconds, postgres_cpu_seconds  # noqa: E402
+from procstat import CpuSampler  # noqa: E402
 
 from mycrypto.ops import loadgen, loadstats, querytiming  # noqa: E402
 
@@ -237,18 +236,18 @@ def run_locust(stack: Stack, users_file: Path, out: Path, users: int, seconds: f
            "--only-summary", "--stop-timeout", "5", "--loglevel", "WARNING", "--exit-code-on-error", "0"]
     if processes > 1:
         cmd += ["--processes", str(processes)]
-    server_pid = stack.proc.pid if stack.proc else 0
-    c0 = cpu_seconds(server_pid) if server_pid else 0.0
-    t0_main = main_thread_cpu_seconds(server_pid) if server_pid else 0.0
-    p0, m0, w0 = postgres_cpu_seconds(stack.dbname), machine_busy(), time.perf_counter()
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(out / "locust.log", "a") as log:
-        subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=bound + 120, check=True)
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wall = time.perf_counter() - w0
-    c1 = cpu_seconds(server_pid) if server_pid else 0.0
-    t1_main = main_thread_cpu_seconds(server_pid) if server_pid else 0.0
-    p1, m1 = postgres_cpu_seconds(stack.dbname), machine_busy()
+        locust = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        sampler = CpuSampler({"server": stack.proc.pid if stack.proc else 0, "locust": locust.pid},
+                             stack.dbname).start()
+        try:
+            if locust.wait(bound + 120) != 0:
+                raise SystemExit(f"Locust failed; see {out / 'locust.log'}")
+        except subprocess.TimeoutExpired:
+            locust.kill()
+            raise
+        finally:
+            sampler.stop()
     raw: list[list] = []
     for f in samples_dir.glob("samples-*.json"):
         raw += json.loads(f.read_text())
@@ -272,29 +271,29 @@ def run_locust(stack: Stack, users_file: Path, out: Path, users: int, seconds: f
     summary["sign_ins_whole_run"] = sum(1 for r in raw if r[1] in (LOGIN, FIRST_LOGIN))
     others = [r[3] for r in rows if r[1] != LOGIN and not loadstats.is_error(r[2])]
     summary["p95_ms_without_sign_in"] = loadstats.percentile(sorted(others), 95) if others else None
-    summary["cpu"] = {
-        # everything off the event loop's thread is argon2id: its pool threads and the short-lived
-        # threads libargon2 starts per hash (parallelism 4; gone from /proc when they end, so by difference)
-        "server_s": round(c1 - c0, 2), "server_event_loop_s": round(t1_main - t0_main, 2),
-        "server_other_threads_s": round((c1 - c0) - (t1_main - t0_main), 2), "postgres_s": round(p1 - p0, 2),
-        "locust_s": round((r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime), 2), "wall_s": round(wall, 2),
-        "machine_busy_pct": round(100 * (m1[0] - m0[0]) / max(1, m1[1] - m0[1]), 1),
-        "steal_pct": round(100 * (m1[2] - m0[2]) / max(1, m1[1] - m0[1]), 1)}
+    # CPU of the measured window; everything of the server off its event loop's thread is argon2id
+    # (its pool threads and the threads libargon2 starts per hash, gone from /proc when they end)
+    cpu = sampler.window(t0, t0 + duration)
+    if "server_s" in cpu:
+        cpu["server_argon2id_s"] = round(cpu["server_s"] - cpu["server_event_loop_s"], 2)
+    summary["cpu"] = cpu
+    whole = sampler.window(start, last)
+    summary["cpu_whole_run"] = whole
     return summary
 
 
 def login_share(summary: dict[str, Any], cost: dict[str, float]) -> dict[str, Any]:
     e = summary["endpoints"].get(LOGIN, {"requests": 0, "share": 0.0, "mean_ms": 0})
     total_time = sum((x["mean_ms"] or 0) * x["requests"] for x in summary["endpoints"].values())
-    server_cpu = summary.get("cpu", {}).get("server_s") or 0      # CPU of the whole Locust run, ramp-up included
-    est = summary.get("sign_ins_whole_run", e["requests"]) * cost["cpu_s"]
-    pool = summary.get("cpu", {}).get("server_other_threads_s") or 0
+    cpu = summary.get("cpu", {})                                  # the measured window
+    server_cpu = cpu.get("server_s") or 0
+    est = e["requests"] * cost["cpu_s"]
     time_share = round((e["mean_ms"] or 0) * e["requests"] / total_time, 4) if total_time else None
     return {"requests": e["requests"], "share_of_requests": e["share"], "share_of_response_time": time_share,
             "argon2_cpu_s_each": cost["cpu_s"],
             "est_share_of_server_cpu": round(est / server_cpu, 4) if server_cpu else None,
-            # measured: the server's threads other than the event loop's are its argon2id pool
-            "pool_threads_share_of_server_cpu": round(pool / server_cpu, 4) if server_cpu else None}
+            "measured_share_of_server_cpu": round(cpu["server_argon2id_s"] / server_cpu, 4)
+            if server_cpu and "server_argon2id_s" in cpu else None}
 
 
 def ratios_to_const(summary: dict[str, Any]) -> dict[str, Any]:
@@ -388,6 +387,10 @@ def verdicts(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     return lines
 
 
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
 def _ms(x: float | None) -> str:
     return "-" if x is None else f"{x:.1f}"
 
@@ -409,17 +412,16 @@ def render(results: dict[str, Any]) -> str:
     for sc in results["scales"]:
         s = sc["summary"]
         out += ["", f"## Mixed journey at {sc['scale']:g}x data", "",
-                f"Rows before the run: {sc['rows']}.", f"CPU during the run: {s.get('cpu')}.",
+                f"Rows before the run: {sc['rows']}.", f"CPU in the measured window: {s.get('cpu')}.",
                 f"Ramp-up left out of the numbers: {s['ramp_up']}. p95 without sign-ins: "
                 f"{_ms(s['p95_ms_without_sign_in'])} ms.",
-                f"Login (argon2id): {sc['login']['requests']} sign-ins in the measured window = "
-                f"{sc['login']['share_of_requests']:.1%} of requests and "
-                f"{sc['login']['share_of_response_time'] or 0:.1%} of summed response time; over the whole run "
-                f"(ramp-up included, {s['sign_ins_whole_run']} sign-ins) est. "
-                f"{(sc['login']['est_share_of_server_cpu'] or 0):.1%} of the server's CPU "
-                f"({sc['login']['argon2_cpu_s_each'] * 1000:.0f} ms CPU each); measured: argon2id (all CPU off "
-                f"the event loop's thread) used {(sc['login']['pool_threads_share_of_server_cpu'] or 0):.1%} of it.",
-                "",
+                f"Login (argon2id), measured window: {sc['login']['requests']} sign-ins = "
+                f"{sc['login']['share_of_requests']:.1%} of requests, "
+                f"{sc['login']['share_of_response_time'] or 0:.1%} of summed response time and "
+                f"{_pct(sc['login']['measured_share_of_server_cpu'])} of the server's CPU (measured: its CPU off the "
+                f"event loop's thread; estimate {_pct(sc['login']['est_share_of_server_cpu'])} from "
+                f"{sc['login']['argon2_cpu_s_each'] * 1000:.0f} ms CPU per hash). Whole run, ramp-up included: "
+                f"{s['sign_ins_whole_run']} sign-ins, CPU {s['cpu_whole_run']}.", "",
                 loadstats.render_endpoints(s), "", f"Chart: {sc['chart']}"]
         if sc.get("ratios_to_const"):
             out += ["", "Latency as a multiple of the constant endpoint's in the same run (p50 x / p95 x): " +

@@ -77,7 +77,11 @@ def test_a_tiny_load_run_writes_the_report_the_json_and_the_charts(tmp_path):
         for e in s["endpoints"].values():
             assert {"requests", "rps", "p50_ms", "p95_ms", "p99_ms", "errors", "error_rate"} <= set(e)
         assert isinstance(sc["ratios_to_const"], dict)      # empty when the few seconds drew no baseline call
-        assert {"requests", "share_of_requests", "est_share_of_server_cpu"} <= set(sc["login"])
+        assert {"requests", "share_of_requests", "est_share_of_server_cpu", "measured_share_of_server_cpu"} <= set(
+            sc["login"])
+        assert {"server_s", "server_event_loop_s", "server_argon2id_s", "postgres_s", "locust_s"} <= set(s["cpu"])
+        assert s["ramp_up"]["every_user_signed_in"] is True and s["duration_s"] >= 2.5   # Locust stopped itself
+
         assert sc["rows"]["users"] == 3 and (out / sc["chart"]).stat().st_size > 10_000
         timing = sc["statement_timing"]
         assert timing["query_stats"] == "ok" or find_bindir() is None
@@ -96,5 +100,5 @@ def test_a_tiny_load_run_writes_the_report_the_json_and_the_charts(tmp_path):
     report = (out / "report.md").read_text()
     assert "## Verdicts" in report and "| target | measured | met |" in report
     assert "## Mixed journey at 2x data" in report and "## Hot paths (asyncio driver)" in report
-    assert "Login (argon2id):" in report
+    assert "Login (argon2id), measured window:" in report
     assert "written:" in r.stdout
