@@ -6,7 +6,8 @@
     mycrypto preflight http://127.0.0.1:8000 --no-database --skip migrations --skip verify
 
 Database checks (migrations, verify, statement budget, and the backup drill) use DATABASE_URL, or
-the embedded server in MYCRYPTO_PGDATA when it is unset, like every other command.
+the embedded server in MYCRYPTO_PGDATA when it is unset and BASE_URL is this machine (a remote
+target's database is never guessed: without DATABASE_URL those lines are NOT_RUN).
 Exit status: 0 GO, 1 NO-GO (any NO-GO or NOT_RUN line), 2 bad usage or configuration.
 """
 from __future__ import annotations
@@ -48,6 +49,7 @@ def preflight(ctx: click.Context, base_url: str, skip: tuple[str, ...], database
     from ...cli import database as db_context
     from ...cli import fail, get_settings
     from . import CHECKS, PreflightOptions, run_preflight
+    from .checks import LOOPBACK
 
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -57,11 +59,15 @@ def preflight(ctx: click.Context, base_url: str, skip: tuple[str, ...], database
         fail(f"unknown check(s) for --skip: {', '.join(unknown)} (known: {', '.join(CHECKS)})", 2)
     if load_seconds <= 0 or load_rps <= 0:
         fail("--load-seconds and --load-rps must be positive", 2)
+    settings = get_settings(ctx)
+    base = base_url.rstrip("/")
+    if database and settings.database_url is None and parts.hostname not in LOOPBACK:
+        # the embedded database is this machine's, not the remote target's: check nothing rather than
+        # the wrong database (the database lines then say NOT_RUN: set DATABASE_URL)
+        database = False
     options = PreflightOptions(database=database, expect_registration=expect_registration,
                                allowed_origin=allowed_origin, load_seconds=load_seconds, load_rps=load_rps,
                                sla_p95_ms=sla_p95_ms)
-    settings = get_settings(ctx)
-    base = base_url.rstrip("/")
     if database:
         with db_context(settings) as settings:
             report = asyncio.run(run_preflight(base, options, settings, frozenset(skip)))
