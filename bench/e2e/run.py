@@ -3,7 +3,7 @@
 
 It creates a fresh database on the local PostgreSQL, migrates it, creates and funds users, starts
 `mycrypto serve trade` as a subprocess on a free port, then drives it from this process with the
-raw keep-alive driver in loadgen.py (bounded by time), and prints a table:
+raw keep-alive driver in mycrypto.ops.loadgen (bounded by time), and prints a table:
 
     orders  max     closed loop, N connections: sustained durable order placements/s (201/200 only)
     orders  @1000/s open loop: latency percentiles at 1,000 orders/s (and @500/s)
@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import signal
 import socket
 import statistics
@@ -42,7 +41,9 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import asyncpg  # noqa: E402
 
-from loadgen import build_request, closed_loop, open_loop  # noqa: E402
+from mycrypto.ops.loadgen import build_request, closed_loop, open_loop  # noqa: E402
+from orders import mixed_orders, resting_orders  # noqa: E402
+from procstat import cpu_seconds, machine_busy, postgres_cpu_seconds  # noqa: E402
 
 JWT_SECRET = "bench-only-jwt-secret-0123456789abcdef-0123456789"
 
@@ -127,99 +128,30 @@ def start_server(dsn: str, port: int, extra_env: dict[str, str], profile: bool =
     raise SystemExit("server did not become ready")
 
 
-# symbol -> (mid price, tick as a price string format, quantity range as strings)
-MARKETS = {
-    "BTC-USDT": (50000, 1, lambda r: f"0.{r.randint(11, 500):05d}"),
-    "ETH-USDT": (2500, 1, lambda r: f"0.{r.randint(21, 9999):04d}"),
-    "ETH-BTC": (5000, 0.00001, lambda r: f"{r.randint(21, 999) / 100:.3f}"),   # mid 0.05 BTC in ticks
-}
-
-
-def _price(symbol: str, ticks_or_price: int) -> str:
-    if symbol == "ETH-BTC":
-        return f"{ticks_or_price / 100000:.5f}"
-    return f"{ticks_or_price}.00"
-
-
 def order_requests(host: str, toks: list[str], n: int, seed: int = 1, markets: int = 1) -> list[bytes]:
-    """Limit orders around the mid in both directions: about half rest, half trade (GTC and IOC),
+    """Limit orders around the mid in both directions (orders.mixed_orders): about half rest, half trade,
     spread over many users (and over `markets` markets) so the same accounts are not hit every time."""
-    rng = random.Random(seed)
-    symbols = list(MARKETS)[:markets]
     out = []
-    for i in range(n):
-        tok = toks[i % len(toks)]
-        symbol = symbols[i % len(symbols)]
-        mid, _, qty = MARKETS[symbol]
-        side = "buy" if rng.random() < 0.5 else "sell"
-        offset = rng.randint(1, 40)
-        aggressive = rng.random() < 0.5
-        if aggressive:   # crosses the spread: trades (IOC so it does not rest)
-            price = mid + (offset if side == "buy" else -offset)
-            tif = "IOC"
-        else:            # rests behind the spread
-            price = mid - offset if side == "buy" else mid + offset
-            tif = "GTC"
-        body = json.dumps({"symbol": symbol, "side": side, "type": "limit", "price": _price(symbol, price),
-                           "quantity": qty(rng), "time_in_force": tif}).encode()
-        out.append(build_request("POST", "/api/v1/trade/orders", host, {"Authorization": f"Bearer {tok}"}, body))
+    for i, o in enumerate(mixed_orders(n, seed, markets)):
+        body = json.dumps({"type": "limit", **o}).encode()
+        out.append(build_request("POST", "/api/v1/trade/orders", host,
+                                 {"Authorization": f"Bearer {toks[i % len(toks)]}"}, body))
     return out
 
 
 async def seed_book(host: str, port: int, toks: list[str], markets: int = 1) -> None:
     """A resting book (400 orders per market) so reads have levels to show and aggressive orders have
     something to hit."""
-    reqs = []
-    rng = random.Random(99)
-    for symbol in list(MARKETS)[:markets]:
-        mid, _, qty = MARKETS[symbol]
-        for i in range(400):
-            side = "buy" if i % 2 else "sell"
-            off = 1 + i // 2 % 200
-            price = mid - off if side == "buy" else mid + off
-            body = json.dumps({"symbol": symbol, "side": side, "type": "limit", "price": _price(symbol, price),
-                               "quantity": qty(rng)}).encode()
-            reqs.append(build_request("POST", "/api/v1/trade/orders", host,
-                                      {"Authorization": f"Bearer {toks[i % len(toks)]}"}, body))
-    from loadgen import connect
+    reqs = [build_request("POST", "/api/v1/trade/orders", host, {"Authorization": f"Bearer {toks[i % len(toks)]}"},
+                          json.dumps({"type": "limit", **o}).encode())
+            for i, o in enumerate(resting_orders(400, markets))]
+    from mycrypto.ops.loadgen import connect
 
     c = await connect("127.0.0.1", port)
     for r in reqs:
         status, body = await c.request(r)
         assert status == 201, body
     c.transport.close()
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (and its threads), in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        parts = f.read().rsplit(")", 1)[1].split()
-    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_cpu_seconds(dbname: str) -> float:
-    """CPU of the PostgreSQL backends serving the benchmark database (plus the WAL writer/checkpointer
-    are not included: they are shared), from /proc."""
-    total = 0.0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read()
-            if b"postgres: " in cmd and dbname.encode() in cmd:
-                total += cpu_seconds(int(pid))
-        except OSError:
-            continue
-    return total
-
-
-def machine_busy() -> tuple[float, float, float]:
-    """(busy, total, steal) jiffies of the whole machine, from /proc/stat (steal: taken by the hypervisor)."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    idle = v[3] + v[4]
-    return sum(v) - idle, sum(v), v[7]
 
 
 async def measured(coro, server_pid: int, dbname: str) -> dict:

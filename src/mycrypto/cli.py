@@ -27,7 +27,7 @@ from .db.migrate import MigrationError, migrate, status
 T = TypeVar("T")
 EXPECTED_ERRORS = (ConfigError, DatabaseUnavailable, MigrationError)
 COMMAND_MODULES = ("mycrypto.auth.cli", "mycrypto.wallet.cli", "mycrypto.trading.cli", "mycrypto.ops.cli",
-                   "mycrypto.notify.cli")
+                   "mycrypto.notify.cli", "mycrypto.ops.preflight.cli")
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -1,5 +1,8 @@
 """A low-overhead HTTP/1.1 load driver: raw asyncio keep-alive connections, pre-built requests.
 
+Used by the benchmarks (bench/e2e, bench/load) and by `mycrypto preflight`'s short load run, so the
+numbers an operator sees and the ones in docs/PERFORMANCE.md come from the same driver.
+
 Two modes, both bounded by time (and the request pool by count):
     closed(n_conns, duration)     every connection sends its next request as soon as the previous
                                   answer arrived: the server's sustained throughput
@@ -7,14 +10,43 @@ Two modes, both bounded by time (and the request pool by count):
                                   latency is measured from the scheduled time (no coordinated omission):
                                   a slow server shows up as latency, not as a lower send rate
 
-Responses are parsed just enough (status line, Content-Length) to count statuses and time them.
+Requests are either a list of raw requests (`bytes`, all labelled with the phase's name) or a
+`RequestSource`: a function i -> (label, raw request), so one phase can mix endpoints (each
+sample keeps its label) or build requests that expire (signed API-key requests carry a timestamp).
+Every measured sample keeps its label, status and completion time, so a run can be summarised per
+endpoint and over time (ops/loadstats.py). Responses are parsed just enough (status line,
+Content-Length) to count statuses and time them. Only 127.0.0.1-style targets are meant: the driver
+has no TLS.
 """
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Union
+
+RequestSource = Callable[[int], tuple[str, bytes]]
+Requests = Union[Sequence[bytes], RequestSource]
+
+
+def source_of(requests: Requests, label: str) -> RequestSource:
+    """A request list (cycled, every request labelled `label`) or an existing source, as a source."""
+    if callable(requests):
+        return requests
+    pool = list(requests)
+    n = len(pool)
+    return lambda i: (label, pool[i % n])
+
+
+def mix(entries: Sequence[tuple[str, bytes, int]]) -> RequestSource:
+    """A source cycling through labelled requests in proportion to their integer weights."""
+    order = [(label, raw) for label, raw, weight in entries for _ in range(weight)]
+    random.Random(1).shuffle(order)   # interleaved: a short run sees every endpoint
+    n = len(order)
+    return lambda i: order[i % n]
 
 
 @dataclass
@@ -24,6 +56,12 @@ class Result:
     latencies: list[float] = field(default_factory=list)   # seconds
     statuses: Counter = field(default_factory=Counter)
     errors: int = 0
+    # per measured answer, parallel to `latencies`: label, HTTP status and completion time in seconds
+    # since the measured window opened; measured requests that got no answer: (end, label)
+    labels: list[str] = field(default_factory=list)
+    codes: list[int] = field(default_factory=list)
+    ends: list[float] = field(default_factory=list)
+    failed: list[tuple[float, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> int:
@@ -43,6 +81,25 @@ class Result:
         return {"name": self.name, "ok_per_s": round(self.rps, 1), "requests": sum(self.statuses.values()),
                 "p50_ms": round(self.pct(50), 2), "p95_ms": round(self.pct(95), 2), "p99_ms": round(self.pct(99), 2),
                 "statuses": dict(self.statuses), "errors": self.errors, "seconds": round(self.duration, 2)}
+
+    def record(self, label: str, status: int, latency: float, end: float) -> None:
+        self.statuses[status] += 1
+        self.latencies.append(latency)
+        self.labels.append(label)
+        self.codes.append(status)
+        self.ends.append(end)
+
+    def record_error(self, label: str, end: float, measured: bool) -> None:
+        """A connection error or timeout: counted, and kept as a sample (status 0) when measured."""
+        self.errors += 1
+        if measured:
+            self.failed.append((end, label))
+
+    def samples(self) -> list[tuple[float, str, int, float]]:
+        """(end_s, label, status, latency_ms) for every measured request (status 0: no answer)."""
+        out = [(e, lab, c, lat * 1000) for e, lab, c, lat in zip(self.ends, self.labels, self.codes,
+                                                                 self.latencies)]
+        return out + [(e, lab, 0, float("nan")) for e, lab in self.failed]
 
 
 class _Conn(asyncio.Protocol):
@@ -109,19 +166,20 @@ async def connect(host: str, port: int) -> _Conn:
 
 
 def build_request(method: str, path: str, host: str, headers: dict[str, str] | None = None,
-                  body: bytes = b"") -> bytes:
+                  body: bytes = b"", content_type: str = "application/json") -> bytes:
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Connection: keep-alive"]
     for k, v in (headers or {}).items():
         lines.append(f"{k}: {v}")
     if body or method in ("POST", "PUT", "PATCH"):
-        lines.append("Content-Type: application/json")
+        lines.append(f"Content-Type: {content_type}")
         lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def closed_loop(name: str, host: str, port: int, requests: list[bytes], n_conns: int,
-                      duration: float, warmup: float = 1.0) -> Result:
+async def closed_loop(name: str, host: str, port: int, requests: Requests, n_conns: int,
+                      duration: float, warmup: float = 1.0, timeout: float = 30.0) -> Result:
     conns = [await connect(host, port) for _ in range(n_conns)]
+    source = source_of(requests, name)
     result = Result(name, duration)
     counter = [0]
     t_start = time.perf_counter()
@@ -129,17 +187,16 @@ async def closed_loop(name: str, host: str, port: int, requests: list[bytes], n_
     t_end = t_measure + duration
 
     async def worker(c: _Conn) -> None:
-        n = len(requests)
         while True:
             t0 = time.perf_counter()
             if t0 >= t_end:
                 return
-            raw = requests[counter[0] % n]
+            label, raw = source(counter[0])
             counter[0] += 1
             try:
-                status, _ = await c.request(raw)
+                status, _ = await c.request(raw, timeout)
             except ConnectionError:
-                result.errors += 1
+                result.record_error(label, time.perf_counter() - t_measure, t0 >= t_measure)
                 try:
                     c = await connect(host, port)
                 except OSError:
@@ -147,8 +204,7 @@ async def closed_loop(name: str, host: str, port: int, requests: list[bytes], n_
                 continue
             t1 = time.perf_counter()
             if t0 >= t_measure:
-                result.statuses[status] += 1
-                result.latencies.append(t1 - t0)
+                result.record(label, status, t1 - t0, t1 - t_measure)
 
     await asyncio.gather(*[worker(c) for c in conns])
     for c in conns:
@@ -157,27 +213,29 @@ async def closed_loop(name: str, host: str, port: int, requests: list[bytes], n_
     return result
 
 
-async def open_loop(name: str, host: str, port: int, requests: list[bytes], rate: float, duration: float,
-                    n_conns: int = 64, warmup: float = 1.0) -> Result:
+async def open_loop(name: str, host: str, port: int, requests: Requests, rate: float, duration: float,
+                    n_conns: int = 64, warmup: float = 1.0, timeout: float = 30.0) -> Result:
     """Send `rate` requests/s for `duration` s; latency from each request's scheduled time."""
     conns = [await connect(host, port) for _ in range(n_conns)]
     free: asyncio.Queue[_Conn] = asyncio.Queue()
     for c in conns:
         free.put_nowait(c)
+    source = source_of(requests, name)
     result = Result(name, duration)
     loop = asyncio.get_running_loop()
     interval = 1.0 / rate
     t0 = time.perf_counter() + 0.05
+    t_measure = t0 + warmup
     total = int((duration + warmup) * rate)
-    n_req = len(requests)
-    tasks = []
+    tasks: list[Any] = []
 
     async def one(i: int, scheduled: float) -> None:
+        label, raw = source(i)
         c = await free.get()
         try:
-            status, _ = await c.request(requests[i % n_req])
+            status, _ = await c.request(raw, timeout)
         except ConnectionError:
-            result.errors += 1
+            result.record_error(label, time.perf_counter() - t_measure, scheduled >= t_measure)
             try:
                 free.put_nowait(await connect(host, port))
             except OSError:
@@ -185,9 +243,8 @@ async def open_loop(name: str, host: str, port: int, requests: list[bytes], rate
             return
         done = time.perf_counter()
         free.put_nowait(c)
-        if scheduled >= t0 + warmup:
-            result.statuses[status] += 1
-            result.latencies.append(done - scheduled)
+        if scheduled >= t_measure:
+            result.record(label, status, done - scheduled, done - t_measure)
 
     for i in range(total):
         scheduled = t0 + i * interval
