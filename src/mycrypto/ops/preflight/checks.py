@@ -44,6 +44,8 @@ class PreflightOptions:
     book_p95_ms: float = 100.0
     max_error_rate: float = 0.0
     timeout_s: float = 5.0
+    smoke_accounts: tuple[tuple[str, str], tuple[str, str]] | None = None  # from `mycrypto smoke provision`
+    alert_rules: str | None = None          # default: deploy/monitoring/alerts.yml of this checkout
 
 
 @dataclass

@@ -37,13 +37,19 @@ def register(group: click.Group) -> None:
 @click.option("--load-seconds", type=float, default=5.0, show_default=True, help="Length of the load run.")
 @click.option("--load-rps", type=float, default=1000.0, show_default=True, help="Request rate of the load run.")
 @click.option("--sla-p95-ms", type=float, default=200.0, show_default=True, help="p95 target of the load run.")
+@click.option("--smoke-accounts", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Env file from `mycrypto smoke provision`: the smoke journeys sign in as those two accounts "
+                   "(needed where registration is closed or there is no dev mailbox).")
+@click.option("--alert-rules", type=click.Path(dir_okay=False), default=None,
+              help="Prometheus rules file (default: deploy/monitoring/alerts.yml of this checkout).")
 @click.option("--out-dir", type=click.Path(path_type=Path), default=Path("var/preflight"), show_default=True,
               help="Where preflight-<time>.json and .md are written.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
 @click.pass_context
 def preflight(ctx: click.Context, base_url: str, skip: tuple[str, ...], database: bool,
               expect_registration: str | None, allowed_origin: str | None, load_seconds: float, load_rps: float,
-              sla_p95_ms: float, out_dir: Path, as_json: bool) -> None:
+              sla_p95_ms: float, smoke_accounts: str | None, alert_rules: str | None, out_dir: Path,
+              as_json: bool) -> None:
     """The launch Go/No-Go against BASE_URL: migrations, health, headers, CORS, registration, smoke, load,
     SQL budget, backup drill, verify, alert rules. NOT_RUN counts as NO-GO unless --skip'ped."""
     from ...cli import database as db_context
@@ -59,6 +65,16 @@ def preflight(ctx: click.Context, base_url: str, skip: tuple[str, ...], database
         fail(f"unknown check(s) for --skip: {', '.join(unknown)} (known: {', '.join(CHECKS)})", 2)
     if load_seconds <= 0 or load_rps <= 0:
         fail("--load-seconds and --load-rps must be positive", 2)
+    accounts = None
+    if smoke_accounts:
+        from ..smoke_accounts import read_env_file
+
+        values = read_env_file(smoke_accounts)
+        try:
+            accounts = ((values["SMOKE_EMAIL_A"], values["SMOKE_PASSWORD_A"]),
+                        (values["SMOKE_EMAIL_B"], values["SMOKE_PASSWORD_B"]))
+        except KeyError as exc:
+            fail(f"{smoke_accounts} lacks {exc.args[0]} (write it with `mycrypto smoke provision`)", 2)
     settings = get_settings(ctx)
     base = base_url.rstrip("/")
     if database and settings.database_url is None and parts.hostname not in LOOPBACK:
@@ -67,7 +83,7 @@ def preflight(ctx: click.Context, base_url: str, skip: tuple[str, ...], database
         database = False
     options = PreflightOptions(database=database, expect_registration=expect_registration,
                                allowed_origin=allowed_origin, load_seconds=load_seconds, load_rps=load_rps,
-                               sla_p95_ms=sla_p95_ms)
+                               sla_p95_ms=sla_p95_ms, smoke_accounts=accounts, alert_rules=alert_rules)
     if database:
         with db_context(settings) as settings:
             report = asyncio.run(run_preflight(base, options, settings, frozenset(skip)))
