@@ -39,12 +39,33 @@ class World:
     async def address(self, user_id: int, asset: str = "ETH") -> str:
         return (await self.parts.wallet.deposit_address(user_id, asset))["address"]
 
-    def fund_hot(self, eth: str = "5", usdt_units: int = 0) -> None:
-        """The outside world pays the hot wallet (as an operator's funding would)."""
+    async def fund_hot(self, eth: str = "5", usdt: str = "0") -> None:
+        """An operator funds the hot wallet from outside and books it (network fees reserve / fees)."""
         self.chain.wait(self.chain.send_eth(self.keys.hot.address, eth, self.chain.accounts[4]))
-        if usdt_units:
-            self.chain.wait(self.chain.send_token(self.token, self.keys.hot.address, usdt_units,
+        if Decimal(usdt):
+            self.chain.wait(self.chain.send_token(self.token, self.keys.hot.address, int(Decimal(usdt) * 10**6),
                                                   self.chain.accounts[1]))
+        await self.parts.watcher.scan_once()  # the reconciliation reads balances at the watcher's cursor
+        await self.evm.book_surplus("ETH", Decimal(eth), "network_fees", "test: operator's ETH for fees")
+        if Decimal(usdt):
+            await self.evm.book_surplus("USDT", Decimal(usdt), "fees", "test: operator's USDT float")
+
+    async def deposit(self, user_id: int, eth: str = "0", usdt: str = "0") -> None:
+        """Coins from outside to the user's address, confirmed and credited."""
+        address = await self.address(user_id, "ETH")
+        if Decimal(eth):
+            self.chain.send_eth(address, eth, self.chain.accounts[3])
+        if Decimal(usdt):
+            self.chain.send_token(self.token, address, int(Decimal(usdt) * 10**6), self.chain.accounts[3])
+        self.chain.mine(3)
+        await self.parts.watcher.scan_once()
+
+    async def settle(self, rounds: int = 6) -> None:
+        """Background rounds with blocks in between, until our transactions are final."""
+        for _ in range(rounds):
+            await self.round()
+            self.chain.mine()
+        await self.round()
 
     async def balance(self, user_id: int, asset: str) -> tuple[Decimal, Decimal]:
         row = await self.db.fetchrow("SELECT available, locked FROM wallet.account WHERE kind = 'user' "

@@ -32,6 +32,7 @@ class DevChain:
         self.chain_id = node.chain_id
         self.accounts = [Account.from_mnemonic(node.mnemonic, account_path=f"m/44'/60'/0'/0/{i}") for i in range(10)]
         self.client = httpx.Client(timeout=30)
+        self.raw: dict[str, str] = {}  # hash -> signed bytes of what we sent (to send it again after a reorg)
 
     def rpc(self, method: str, *params: Any) -> Any:
         answer = self.client.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method,
@@ -74,7 +75,14 @@ class DevChain:
             gas = int(int(self.rpc("eth_estimateGas", estimate), 16) * 1.3)
         tx["gas"] = gas
         signed = sender.sign_transaction(tx)
-        return self.rpc("eth_sendRawTransaction", "0x" + signed.raw_transaction.hex())
+        raw = "0x" + signed.raw_transaction.hex()
+        tx_hash = self.rpc("eth_sendRawTransaction", raw)
+        self.raw[tx_hash] = raw
+        return tx_hash
+
+    def resend(self, tx_hash: str) -> str:
+        """The very same signed transaction again (as a node re-including it in a new branch would)."""
+        return self.rpc("eth_sendRawTransaction", self.raw[tx_hash])
 
     def send_eth(self, to: str, eth: str | Decimal, sender: Any = None) -> str:
         return self.send(sender or self.accounts[1], to, int(Decimal(eth) * WEI), gas=21_000)

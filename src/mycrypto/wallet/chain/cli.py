@@ -184,32 +184,23 @@ def reverse_deposit(ctx: click.Context, deposit_id: int) -> None:
 @click.pass_context
 def book_surplus(ctx: click.Context, asset: str, amount: str, memo: str, account: str) -> None:
     """Post coins found on chain without a user credit (at most the reconciliation's surplus)."""
-    from ..domain.ledger import Leg, Posting
-    from .. import repository as repo
-
     try:
         value = Decimal(amount)
     except InvalidOperation:
         value = Decimal(-1)
     if not value.is_finite() or value <= 0:
         _host().fail("AMOUNT must be a positive decimal")
-    asset = asset.upper()
 
     async def go(settings: Any, db: Any) -> Any:
-        report = await run_reconcile(settings, db)
-        line = next((x for x in report.lines if x.asset == asset), None)
-        if line is None:
-            _host().fail(f"{asset} is not on the real chain")
-        if value > line.difference:
-            _host().fail(f"the {asset} surplus on chain is {fmt(line.difference)}: refusing to book {fmt(value)}")
-        async with db.unit_of_work() as uow:
-            system = await repo.system_accounts(uow.conn)
-            [posting_id] = await repo.apply_changes(uow.conn, [Posting(
-                "adjustment", "chain_surplus", f"{report.chain}:{report.block}:{fmt(value)}", (
-                    Leg(system[(account, asset)], asset, value), Leg(system[("chain_in", asset)], asset, -value)),
-                memo=memo[:500])])
-            await uow.commit()
-        return posting_id
+        from .evm.reconcile import SurplusRefused
+
+        adapter = _evm(settings, db)
+        try:
+            return await adapter.book_surplus(asset.upper(), value, account, memo)
+        except SurplusRefused as exc:
+            _host().fail(str(exc))
+        finally:
+            await adapter.close()
 
     posting_id = _run(ctx, go)
-    click.echo(f"booked {fmt(value)} {asset} to {account} (posting {posting_id})")
+    click.echo(f"booked {fmt(value)} {asset.upper()} to {account} (posting {posting_id})")

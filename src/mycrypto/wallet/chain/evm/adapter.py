@@ -26,7 +26,7 @@ from .addresses import ZERO_ADDRESS, checksum, is_checksummed
 from .config import CHAIN, ETH_TRANSFER_GAS, NATIVE_ASSET
 from .context import Context
 from .custody import Custody
-from .reconcile import Reconciliation, reconcile
+from .reconcile import Reconciliation, book_surplus, reconcile
 from .rpc import RpcError
 from .scanner import Scanner
 from .sender import TOKEN_GAS_RESERVE, HotWalletShort, Outgoing, Sender
@@ -150,6 +150,9 @@ class EvmChain(ChainAdapter):
     # ------------------------------------------------------------------ operator tools
     async def reconcile(self) -> Reconciliation:
         return await self._node(reconcile(self.ctx))
+
+    async def book_surplus(self, asset: str, amount: Decimal, account: str, memo: str) -> int:
+        return await self._node(book_surplus(self.ctx, asset, amount, account, memo))
 
     # ------------------------------------------------------------------ internals
     async def _node(self, work: Any) -> Any:

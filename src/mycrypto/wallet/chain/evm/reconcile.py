@@ -11,6 +11,10 @@ ledger from one REPEATABLE READ snapshot. What legitimately differs at that inst
   not mined by B (still on chain), a network fee paid on chain but not posted yet (settles after its
   confirmations), a withdrawal mined but not posted yet (a crash between send and posting).
 expected = custody + those; difference = on chain - expected. Any non-zero difference fails.
+
+`book_surplus` is the operator's answer to a positive difference that is really ours (the hot
+wallet's initial ETH for fees, coins sent to us by mistake): it posts at most the surplus from
+chain_in to `fees` or `network_fees`.
 """
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ from decimal import Decimal
 from typing import Any
 
 from ....common.money import fmt
+from ... import repository as repo
+from ...domain.ledger import Leg, Posting
 from .config import NATIVE_ASSET, NATIVE_DECIMALS
 from .context import Context
 from .sender import withdrawal_of
@@ -163,3 +169,27 @@ async def reconcile(ctx: Context) -> Reconciliation:
         line.deposit_addresses = to_amount(sum(await balances(lower)), decimals)
         result.lines.append(line)
     return result
+
+
+class SurplusRefused(Exception):
+    pass
+
+
+async def book_surplus(ctx: Context, asset: str, amount: Decimal, account: str, memo: str) -> int:
+    """Post `amount` of on-chain surplus chain_in -> `account` (fees / network_fees); returns the posting id."""
+    if account not in ("fees", "network_fees"):
+        raise SurplusRefused("the surplus goes to fees or network_fees")
+    report = await reconcile(ctx)
+    line = next((x for x in report.lines if x.asset == asset), None)
+    if line is None:
+        raise SurplusRefused(f"{asset} is not on this chain")
+    if not 0 < amount <= line.difference:
+        raise SurplusRefused(f"the {asset} surplus on chain is {fmt(line.difference)}: refusing to book {fmt(amount)}")
+    async with ctx.db.unit_of_work() as uow:
+        system = await repo.system_accounts(uow.conn)
+        [posting_id] = await repo.apply_changes(uow.conn, [Posting(
+            "adjustment", "chain_surplus", f"{report.chain}:{report.block}:{fmt(amount)}", (
+                Leg(system[(account, asset)], asset, amount), Leg(system[("chain_in", asset)], asset, -amount)),
+            memo=memo[:500])])
+        await uow.commit()
+    return posting_id
