@@ -11,6 +11,7 @@ from mycrypto.db.database import Database
 from mycrypto.wallet.api import build_components
 from mycrypto.wallet.schemas import WithdrawalCreate
 from tests.e2e.wallet.helpers import assert_books_ok
+from tests.integration.evm.conftest import make_world
 from tests.support.factories import create_user
 
 
@@ -149,3 +150,37 @@ async def test_a_withdrawal_reverted_on_chain_fails_and_gives_the_money_back_exa
     await assert_books_ok(world.db)
     report = await world.evm.reconcile()
     assert report.ok, report.render()
+
+
+async def test_a_stuck_withdrawal_is_replaced_with_a_higher_fee_and_paid_once(db_dsn, hardhat_chain):
+    # hardhat, not ganache: ganache 7.9 mines both a transaction and its replacement (ganache issue #3794)
+    async for world in make_world(db_dsn, hardhat_chain, chain_eth_stuck_seconds=0):
+        await world.fund_hot(eth="1")
+        user = await create_user(world.db)
+        await world.deposit(user, eth="2")
+        await world.settle()
+        target = Account.create().address
+        wid = await _withdraw(world, user, "ETH", target, "0.5")
+        world.chain.automine(False)
+        try:
+            await world.parts.processor.process_once()  # sent, but nothing is mined: it is stuck
+            first = (await _status(world, wid))["txid"]
+            await world.parts.chain.maintain()          # older than CHAIN_ETH_STUCK_SECONDS (0 here): replaced
+            attempts = await world.db.fetch("SELECT hash, max_fee, max_priority_fee FROM evm.tx_attempt a "
+                                            "JOIN evm.tx t ON t.id = a.tx_id WHERE t.reference = $1 "
+                                            "ORDER BY a.created_at", f"withdrawal-{wid}")
+            assert len(attempts) == 2 and attempts[0]["hash"] == first
+            assert attempts[1]["max_fee"] >= attempts[0]["max_fee"] * D("1.25")
+            assert attempts[1]["max_priority_fee"] >= attempts[0]["max_priority_fee"] * D("1.25")
+            world.chain.mine()
+        finally:
+            world.chain.automine(True)
+        assert world.chain.receipt(first) is None  # the replacement took the nonce
+        assert world.chain.receipt(attempts[1]["hash"])["status"] == "0x1"
+        await world.settle()
+        row = await _status(world, wid)
+        assert row["status"] == "confirmed" and row["txid"] == attempts[1]["hash"]  # the hash that was mined
+        assert world.chain.balance(target) == D("0.5")  # paid once
+        await assert_books_ok(world.db)
+        report = await world.evm.reconcile()
+        assert report.ok, report.render()

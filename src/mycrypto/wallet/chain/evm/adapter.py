@@ -107,7 +107,9 @@ class EvmChain(ChainAdapter):
     async def maintain(self) -> dict[str, object]:
         ctx = self.ctx
         done: dict[str, object] = {}
-        problems: list[str] = []
+        # what failed since the last report (the watcher and the processor ran before us this round)
+        problems: list[str] = [self.problem] if self.problem else []
+        self.problem = None
         async with ctx.db.acquire() as lock_conn:  # one replica runs custody at a time
             if not await lock_conn.fetchval("SELECT pg_try_advisory_lock(hashtext('mycrypto.evm.custody'), "
                                             "hashtext($1))", ctx.chain):
@@ -118,20 +120,18 @@ class EvmChain(ChainAdapter):
                 done["incoming_settled"] = await self.custody.settle_incoming()
                 done.update(await self.custody.sweep())
                 done["to_cold"] = await self.custody.to_cold()
-                self.problem = None
             except ChainUnavailable as exc:
-                self.problem = str(exc)
+                problems.append(str(exc))
+                done["error"] = str(exc)
                 log.warning("custody round stopped: node unavailable", extra={"error": str(exc)})
             except Exception as exc:  # keep the loop alive; the status tells the operator
-                self.problem = f"custody error: {exc!r}"[:500]
+                problems.append(f"custody error: {exc!r}"[:500])
+                done["error"] = problems[-1]
                 log.exception("custody round failed")
             finally:
                 await lock_conn.execute("SELECT pg_advisory_unlock(hashtext('mycrypto.evm.custody'), hashtext($1))",
                                         ctx.chain)
-        if self.problem:
-            problems.append(self.problem)
-            done["error"] = self.problem
-        problems += list(self.sender.short.values())
+        problems = list(dict.fromkeys(problems + list(self.sender.short.values())))
         queued = await ctx.db.fetchval(
             "SELECT count(*) FROM wallet.withdrawal w JOIN wallet.asset a ON a.code = w.asset "
             "WHERE a.chain = $1 AND w.status = 'approved'", ctx.chain)

@@ -9,8 +9,8 @@
 3. `sweep()`: settled deposits are swept from their deposit address to the hot wallet (one transfer
    of the whole balance minus gas). An ERC-20 sweep first needs ETH for gas at the deposit address:
    the hot wallet funds exactly what the sweep may cost, the sweep follows once that is mined;
-4. `to_cold()`: what the hot wallet holds above CHAIN_ETH_HOT_MAX (per asset, after its unmined
-   transactions) is sent to CHAIN_ETH_COLD_ADDRESS.
+4. `to_cold()`: once the hot wallet holds more than 110 % of CHAIN_ETH_HOT_MAX (per asset, after its
+   unmined transactions), everything above CHAIN_ETH_HOT_MAX is sent to CHAIN_ETH_COLD_ADDRESS.
 Sweeps, funding and cold moves are internal: they change no balance in the ledger except the network
 fee each one costs (posted when it settles). One replica at a time runs a round (advisory lock).
 """
@@ -31,6 +31,8 @@ from .sender import TOKEN_GAS_RESERVE, Outgoing, Sender
 from .units import to_amount, to_units
 
 log = logging.getLogger("mycrypto.wallet.evm.custody")
+
+COLD_HYSTERESIS = 1.1  # the hot wallet must hold 10 % more than CHAIN_ETH_HOT_MAX before excess moves to cold
 
 
 class Custody:
@@ -195,8 +197,8 @@ class Custody:
                         continue
                     if eth < gas * max_fee:
                         continue
-            if excess <= 0:
-                continue
+            if excess <= 0 or have <= limit_units * COLD_HYSTERESIS:
+                continue  # not worth a transaction: only a clear excess moves (gas refunds are small)
             out = Outgoing("cold", f"cold:{asset}:{uuid.uuid4().hex[:12]}", hot, None, cold, asset, excess, gas)
             row = await sender.create(out, max_fee, tip)
             await sender.send_latest(row["id"])

@@ -39,6 +39,9 @@ class RpcError(ChainError):
 class Garbage(ChainUnavailable):
     """The node's answer is not what the protocol says it must be."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message if "garbage" in message else f"node answered garbage: {message}")
+
 
 class RpcClient:
     def __init__(self, url: str, timeout_s: float = 10.0) -> None:
