@@ -120,8 +120,8 @@ class DevNode:
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)  # its own session: node and any child it started
-            try:
-                self.proc.wait(timeout=20)
+            try:  # a node keeping its chain on disk gets time to close it; a throw-away one does not
+                self.proc.wait(timeout=20 if self.db_path is not None else 3)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
