@@ -154,6 +154,9 @@ class Scanner:
                     "ON CONFLICT (chain, txid, log_index) DO UPDATE SET block_number = EXCLUDED.block_number, "
                     "  block_hash = EXCLUDED.block_hash",
                     ctx.chain, *[list(col) for col in zip(*rows)])
+            # keep a window of hashes to find a fork in (row -1, the genesis hash, stays)
+            await uow.conn.execute("DELETE FROM evm.block WHERE chain = $1 AND number >= 0 AND number < $2",
+                                   ctx.chain, blocks[-1].number - ctx.cfg.block_window)
             await uow.commit()
 
     async def confirmations(self, txids: list[str]) -> dict[str, int]:
