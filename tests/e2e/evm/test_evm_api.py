@@ -9,6 +9,7 @@ from eth_account import Account
 
 from tests.e2e.wallet.helpers import ledger_state, started_app
 from tests.support.evm import evm_settings, fresh_keys
+from tests.support.evm.fixtures import evm_chain  # noqa: F401 - the session's ganache node
 from tests.support.factories import bearer, create_user, fund
 
 URL = "/api/v1/wallet/withdrawals"
@@ -16,7 +17,7 @@ OUTSIDE = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"  # EIP-55 checksummed (an
 
 
 @pytest.fixture
-async def evm_app(db_dsn, evm_chain):
+async def evm_app(db_dsn, evm_chain):  # noqa: F811
     keys = fresh_keys()
     settings = evm_settings(db_dsn, evm_chain.chain, evm_chain.token, keys)
     async for app, client in started_app(settings, ("wallet", "frontend")):
@@ -104,7 +105,7 @@ async def test_real_coins_are_never_minted_or_simulated(evm_app, db):
         health["checks"]["chain"] == "degraded"
 
 
-async def test_with_the_node_down_a_withdrawal_is_accepted_and_waits_queued(db_dsn, evm_chain, db):
+async def test_with_the_node_down_a_withdrawal_is_accepted_and_waits_queued(db_dsn, evm_chain, db):  # noqa: F811
     settings = evm_settings(db_dsn, evm_chain.chain, evm_chain.token, fresh_keys(),
                             chain_eth_rpc_url="http://127.0.0.1:9")
     async for _app, client in started_app(settings):

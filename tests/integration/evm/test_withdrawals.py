@@ -132,7 +132,8 @@ async def test_a_withdrawal_reverted_on_chain_fails_and_gives_the_money_back_exa
         sent = await _status(world, wid)
         assert sent["status"] == "broadcast"
         # the token's owner blacklists the recipient, paying more so it is mined first
-        world.chain.call_token(world.token, "addBlackList(address)", ["address"], [target], gas=100_000)
+        world.chain.call_token(world.token, "addBlackList(address)", ["address"], [target], gas=100_000,
+                               tip=50 * 10**9)
         world.chain.mine()
     finally:
         world.chain.automine(True)

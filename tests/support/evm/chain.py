@@ -95,9 +95,9 @@ class DevChain:
         return to_checksum_address(self.receipt(tx_hash)["contractAddress"])
 
     def call_token(self, token: str, signature: str, types: list[str], args: list[Any], sender: Any = None,
-                   gas: int | None = None) -> str:
+                   gas: int | None = None, tip: int = 10**9) -> str:
         data = "0x" + (function_signature_to_4byte_selector(signature) + encode(types, args)).hex()
-        return self.send(sender or self.accounts[0], token, 0, data, gas=gas)
+        return self.send(sender or self.accounts[0], token, 0, data, gas=gas, tip=tip)
 
     def send_token(self, token: str, to: str, units: int, sender: Any = None) -> str:
         return self.call_token(token, "transfer(address,uint256)", ["address", "uint256"],

@@ -99,3 +99,10 @@ async def test_the_router_sends_each_chain_to_its_adapter_and_tolerates_unserved
         await router.new_address("bitcoin", "BTC")
     with pytest.raises(ChainUnavailable):  # transient: the withdrawal stays queued
         await router.broadcast("bitcoin", "BTC", "a", D(1), "withdrawal-1")
+
+
+def test_node_urls_are_shown_without_their_api_key():
+    from mycrypto.wallet.chain.evm.rpc import redacted
+
+    assert redacted("https://mainnet.infura.io/v3/0123456789abcdef") == "https://mainnet.infura.io"
+    assert redacted("http://user:secret@127.0.0.1:8545/?key=x") == "http://127.0.0.1:8545"

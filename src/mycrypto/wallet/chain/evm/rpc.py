@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -43,9 +44,16 @@ class Garbage(ChainUnavailable):
         super().__init__(message if "garbage" in message else f"node answered garbage: {message}")
 
 
+def redacted(url: str) -> str:
+    """scheme://host[:port] only: a provider URL often carries an API key in its path or query."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or '?'}{':' + str(parts.port) if parts.port else ''}"
+
+
 class RpcClient:
     def __init__(self, url: str, timeout_s: float = 10.0) -> None:
         self.url = url
+        self.shown_url = redacted(url)  # what messages, logs and /health may show
         self._client = httpx.AsyncClient(timeout=timeout_s, limits=httpx.Limits(max_connections=8))
         self._ids = itertools.count(1)
         self.last_error: str | None = None
@@ -80,7 +88,7 @@ class RpcClient:
                                                headers={"content-type": "application/json"})
         except httpx.HTTPError as exc:
             self._failed(f"node unreachable: {type(exc).__name__}")
-            raise ChainUnavailable(f"node unreachable at {self.url}: {type(exc).__name__}") from None
+            raise ChainUnavailable(f"node unreachable at {self.shown_url}: {type(exc).__name__}") from None
         try:
             if response.status_code != 200:
                 raise Garbage(f"HTTP {response.status_code}")
@@ -105,7 +113,7 @@ class RpcClient:
                     raise Garbage(f"neither result nor error for {method}")
         except (Garbage, orjson.JSONDecodeError, ValueError) as exc:
             self._failed(f"node answered garbage: {exc}")
-            raise Garbage(f"node at {self.url} answered garbage: {exc}") from None
+            raise Garbage(f"node at {self.shown_url} answered garbage: {exc}") from None
         self.last_error, self.last_ok_at = None, time.monotonic()
         return results
 
