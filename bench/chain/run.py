@@ -42,20 +42,16 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
 import asyncpg  # noqa: E402
-
 from eth_utils import to_checksum_address  # noqa: E402
 
 from mycrypto.db.database import Database  # noqa: E402
 from mycrypto.db.migrate import migrate  # noqa: E402
 from mycrypto.wallet.api import build_components  # noqa: E402
-
 from tests.support.evm import evm_settings, fresh_keys  # noqa: E402
 from tests.support.evm.chain import DevChain  # noqa: E402
 from tests.support.evm.contracts import compile_test_usdt  # noqa: E402
 from tests.support.evm.fixtures import USDT_SUPPLY  # noqa: E402
 from tests.support.evm.node import DevNode  # noqa: E402
-
-
 
 
 def with_db(dsn: str, name: str) -> str:

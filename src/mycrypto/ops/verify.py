@@ -126,7 +126,8 @@ CHECKS: list[tuple[str, str, str]] = [
           LEFT JOIN LATERAL (SELECT sum(l.amount) AS user_total FROM wallet.posting_leg l
                                JOIN wallet.account a ON a.id = l.account_id
                               WHERE l.posting_id = w.posting_id AND a.kind = 'user' AND a.user_id = w.user_id) s ON true
-         WHERE (w.status IN ('broadcast', 'confirmed') OR w.reversal_posting_id IS NOT NULL) <> (w.posting_id IS NOT NULL)
+         WHERE (w.status IN ('broadcast', 'confirmed') OR w.reversal_posting_id IS NOT NULL)
+               <> (w.posting_id IS NOT NULL)
             OR (w.posting_id IS NOT NULL AND (p.kind <> 'withdrawal' OR s.user_total IS DISTINCT FROM -(w.amount + w.fee)))
         UNION ALL  -- a sent withdrawal that reverted on chain: failed, and its posting reversed exactly
         SELECT 'withdrawal_reversal', w.id, w.status::text, w.amount + w.fee, r.user_total

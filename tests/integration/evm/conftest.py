@@ -15,6 +15,7 @@ import pytest
 
 from mycrypto.db.database import Database
 from mycrypto.wallet.api import build_components
+from tests.e2e.wallet.helpers import assert_books_ok
 from tests.support.evm import EvmKeys, evm_settings, fresh_keys
 from tests.support.evm.chain import DevChain
 from tests.support.evm.fixtures import *  # noqa: F403 - evm_chain, hardhat_chain
@@ -66,6 +67,19 @@ class World:
             await self.round()
             self.chain.mine()
         await self.round()
+
+    async def deposits(self, user_id: int) -> list[Any]:
+        return await self.db.fetch("SELECT id, asset, amount, status::text AS status, confirmations, txid, vout "
+                                   "FROM wallet.deposit WHERE user_id = $1 ORDER BY id", user_id)
+
+    async def withdrawal_status(self, withdrawal_id: int) -> str:
+        return await self.db.fetchval("SELECT status::text FROM wallet.withdrawal WHERE id = $1", withdrawal_id)
+
+    async def assert_books_and_chain_agree(self) -> None:
+        """`mycrypto verify` and `mycrypto chain reconcile` both pass."""
+        await assert_books_ok(self.db)
+        report = await self.evm.reconcile()
+        assert report.ok, report.render()
 
     async def balance(self, user_id: int, asset: str) -> tuple[Decimal, Decimal]:
         row = await self.db.fetchrow("SELECT available, locked FROM wallet.account WHERE kind = 'user' "

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from decimal import Decimal as D
 
-
-
 from tests.e2e.wallet.helpers import assert_books_ok, run_cli
 from tests.integration.evm.conftest import make_world
 from tests.support.factories import create_user
@@ -48,10 +46,8 @@ async def test_deposits_are_swept_token_gas_funded_first_and_the_excess_goes_col
         assert fees[0]["n"] == await world.db.fetchval("SELECT count(*) FROM evm.tx")
         assert await world.balance(alice, "USDT") == (D("1000"), 0)
         assert await world.balance(bob, "ETH") == (D("4"), 0)
-        await assert_books_ok(world.db)
-        report = await world.evm.reconcile()
-        assert report.ok, report.render()
-        [eth] = [line for line in report.lines if line.asset == "ETH"]
+        await world.assert_books_and_chain_agree()
+        [eth] = [line for line in (await world.evm.reconcile()).lines if line.asset == "ETH"]
         assert eth.cold > 0 and eth.hot > 0 and eth.deposit_addresses > 0
 
 

@@ -10,11 +10,6 @@ from tests.e2e.wallet.helpers import assert_books_ok
 from tests.support.factories import create_user
 
 
-async def _deposits(world, user):
-    return await world.db.fetch("SELECT asset, amount, status::text AS status, confirmations, txid, vout "
-                                "FROM wallet.deposit WHERE user_id = $1 ORDER BY id", user)
-
-
 async def test_eth_and_usdt_deposits_are_credited_after_their_confirmations(world):
     user = await create_user(world.db, verified=False)
     eth_address = await world.address(user, "ETH")
@@ -24,7 +19,7 @@ async def test_eth_and_usdt_deposits_are_credited_after_their_confirmations(worl
     world.chain.send_eth(eth_address, "1.5")                                              # block n
     world.chain.send_token(world.token, eth_address, 250_500_000, world.chain.accounts[2])  # block n+1: 250.5 USDT
     await world.round()
-    rows = await _deposits(world, user)
+    rows = await world.deposits(user)
     assert [(r["asset"], r["amount"], r["status"], r["confirmations"]) for r in rows] == [
         ("ETH", D("1.5"), "pending", 2), ("USDT", D("250.5"), "pending", 1)]
     assert rows[0]["vout"] == -1 and rows[1]["vout"] >= 0  # native transfer vs the Transfer log's index
@@ -42,7 +37,7 @@ async def test_eth_and_usdt_deposits_are_credited_after_their_confirmations(worl
     for _ in range(3):  # repeats change nothing: exactly once per (tx hash, log index)
         world.chain.mine()
         await world.round()
-    assert [r["status"] for r in await _deposits(world, user)] == ["credited", "credited"]
+    assert [r["status"] for r in await world.deposits(user)] == ["credited", "credited"]
     assert await world.balance(user, "ETH") == (D("1.5"), 0)
     assert await world.balance(user, "USDT") == (D("250.5"), 0)
     await assert_books_ok(world.db)
@@ -80,7 +75,7 @@ async def test_the_watcher_resumes_from_its_cursor_after_a_restart_and_never_res
     rpc = world.evm.ctx.node.rpc
     await world.round()
     await world.round()
-    amounts = sorted(r["amount"] for r in await _deposits(world, user))
+    amounts = sorted(r["amount"] for r in await world.deposits(user))
     assert amounts == [D("0.25"), D("0.5")]
     assert await world.balance(user, "ETH") == (D("0.75"), 0)
     lowest = await world.db.fetchval("SELECT min(number) FROM evm.block WHERE chain = 'ethereum' AND number >= 0")

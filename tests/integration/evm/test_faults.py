@@ -11,12 +11,10 @@ from decimal import Decimal as D
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
-
 from eth_account import Account
 
 from mycrypto.wallet.chain.status import chain_health
 from mycrypto.wallet.schemas import WithdrawalCreate
-from tests.e2e.wallet.helpers import assert_books_ok
 from tests.integration.evm.conftest import make_world
 from tests.support.evm.chain import DevChain
 from tests.support.evm.contracts import compile_test_usdt
@@ -82,7 +80,7 @@ async def test_node_down_then_restarted_with_the_same_chain(db_dsn, tmp_path):
             node.stop()  # ---------------------------------------------------------------- node down
             out = await world.round()
             assert out["deposits"]["errors"] and out["withdrawals"]["retry_later"] == [wid]
-            assert (await world.db.fetchval("SELECT status::text FROM wallet.withdrawal WHERE id = $1", wid)) == "approved"
+            assert (await world.withdrawal_status(wid)) == "approved"
             assert await world.db.fetchval("SELECT count(*) FROM evm.tx WHERE kind = 'withdrawal'") == 0
             assert [r["status"] for r in await world.db.fetch(
                 "SELECT status::text FROM wallet.deposit WHERE user_id = $1 ORDER BY id", user)] == ["credited", "pending"]
@@ -97,14 +95,12 @@ async def test_node_down_then_restarted_with_the_same_chain(db_dsn, tmp_path):
             assert [r["status"] for r in await world.db.fetch(
                 "SELECT status::text FROM wallet.deposit WHERE user_id = $1 ORDER BY id", user)] == ["credited"] * 2
             assert await world.balance(user, "ETH") == (D("1.5") - D("0.3") - D("0.0005"), 0)
-            assert (await world.db.fetchval("SELECT status::text FROM wallet.withdrawal WHERE id = $1", wid)) == "confirmed"
+            assert (await world.withdrawal_status(wid)) == "confirmed"
             first_scanned = await world.db.fetchval(
                 "SELECT min(number) FROM evm.block WHERE chain = 'ethereum' AND number > $1", 0)
             assert first_scanned <= cursor_before + 1  # read on from the cursor, nothing skipped or rescanned
             assert (await chain_health(world.db))["ethereum"]["status"] == "ok"
-            await assert_books_ok(world.db)
-            report = await world.evm.reconcile()
-            assert report.ok, report.render()
+            await world.assert_books_and_chain_agree()
     finally:
         node.stop()
 
@@ -126,18 +122,15 @@ async def test_a_node_answering_garbage_changes_nothing_until_it_answers_properl
                 out = await world.round()
                 assert out["deposits"]["errors"], mode
                 assert await world.balance(user, "ETH") == (D("0.4") - D("0.2005"), D("0.2005")), mode
-                assert (await world.db.fetchval("SELECT status::text FROM wallet.withdrawal WHERE id = $1",
-                                                wid)) == "approved", mode
+                assert (await world.withdrawal_status(wid)) == "approved", mode
                 detail = (await chain_health(world.db))["ethereum"]["detail"]
                 assert "garbage" in detail, (mode, detail)
             proxy.mode = "pass"
             await world.settle()
             assert await world.balance(user, "ETH") == (D("0.5") - D("0.2005"), 0)
             assert await world.db.fetchval("SELECT count(*) FROM wallet.deposit WHERE user_id = $1", user) == 2
-            assert (await world.db.fetchval("SELECT status::text FROM wallet.withdrawal WHERE id = $1", wid)) == "confirmed"
-            await assert_books_ok(world.db)
-            report = await world.evm.reconcile()
-            assert report.ok, report.render()
+            assert (await world.withdrawal_status(wid)) == "confirmed"
+            await world.assert_books_and_chain_agree()
     finally:
         proxy.close()
 

@@ -15,11 +15,6 @@ from tests.e2e.wallet.helpers import assert_books_ok, place_order_hold
 from tests.support.factories import create_user
 
 
-async def _deposits(world, user):
-    return await world.db.fetch("SELECT id, txid, amount, status::text AS status FROM wallet.deposit "
-                                "WHERE user_id = $1 ORDER BY id", user)
-
-
 async def test_a_shallow_reorg_drops_the_pending_deposit_and_credits_the_new_branch_once(world):
     user = await create_user(world.db, verified=False)
     address = await world.address(user, "ETH")
@@ -28,7 +23,7 @@ async def test_a_shallow_reorg_drops_the_pending_deposit_and_credits_the_new_bra
     fork = world.chain.head()
     orphaned_tx = world.chain.send_eth(address, "1.0", world.chain.accounts[5])  # block fork+1, then orphaned
     await world.round()
-    [pending] = await _deposits(world, user)
+    [pending] = await world.deposits(user)
     assert pending["status"] == "pending" and pending["txid"] == orphaned_tx
     orphaned_hash = world.chain.block_hash(fork + 1)
 
@@ -37,7 +32,7 @@ async def test_a_shallow_reorg_drops_the_pending_deposit_and_credits_the_new_bra
     world.chain.mine()
     assert world.chain.block_hash(fork + 1) != orphaned_hash and world.chain.receipt(orphaned_tx) is None
     await world.round()
-    rows = await _deposits(world, user)
+    rows = await world.deposits(user)
     assert [(r["txid"], r["status"]) for r in rows] == [(replacement, "pending")]
     dropped = await world.db.fetchval("SELECT count(*) FROM evm.dropped_deposit WHERE deposit_id = $1", pending["id"])
     assert dropped == 1
@@ -45,13 +40,11 @@ async def test_a_shallow_reorg_drops_the_pending_deposit_and_credits_the_new_bra
     world.chain.mine(2)
     for _ in range(3):
         await world.round()
-    rows = await _deposits(world, user)
+    rows = await world.deposits(user)
     assert [(r["txid"], r["status"], r["amount"]) for r in rows] == [(replacement, "credited", D("0.75"))]
     assert await world.balance(user, "ETH") == (D("0.75"), 0)
     assert await world.db.fetchval("SELECT count(*) FROM wallet.chain_alert") == 0  # shallower than 3 blocks
-    await assert_books_ok(world.db)
-    report = await world.evm.reconcile()
-    assert report.ok, report.render()
+    await world.assert_books_and_chain_agree()
 
 
 async def test_a_transaction_re_included_in_the_new_branch_is_the_same_deposit_credited_once(world):
@@ -63,7 +56,7 @@ async def test_a_transaction_re_included_in_the_new_branch_is_the_same_deposit_c
     first = world.chain.send_token(world.token, address, 40_000_000, sender)
     world.chain.mine()  # 2 confirmations: still pending
     await world.round()
-    assert [r["status"] for r in await _deposits(world, user)] == ["pending"]
+    assert [r["status"] for r in await world.deposits(user)] == ["pending"]
 
     world.chain.revert(snapshot)
     world.chain.mine()  # an empty block first: the same transfer lands at another height
@@ -71,26 +64,35 @@ async def test_a_transaction_re_included_in_the_new_branch_is_the_same_deposit_c
     world.chain.mine(3)
     for _ in range(3):
         await world.round()
-    rows = await _deposits(world, user)
+    rows = await world.deposits(user)
     assert [(r["txid"], r["status"], r["amount"]) for r in rows] == [(first, "credited", D("40"))]
     assert await world.balance(user, "USDT") == (D("40"), 0)
     await assert_books_ok(world.db)
 
 
-async def test_a_reorg_deeper_than_the_confirmations_alerts_and_freezes_the_credit(world):
-    user = await create_user(world.db, verified=False)
+async def credit_then_orphan(world, user, eth, sender, in_between=None):
+    """A deposit credited after 3 confirmations, then a longer branch without it (6 blocks, 4 deeper than our tip)."""
     address = await world.address(user, "ETH")
     await world.round()
     snapshot = world.chain.snapshot()
-    world.chain.send_eth(address, "2.0", world.chain.accounts[7])
+    world.chain.send_eth(address, eth, world.chain.accounts[sender])
     world.chain.mine(3)
     await world.round()
-    assert await world.balance(user, "ETH") == (D("2.0"), 0)
-    await place_order_hold(world.db, user, "ETH", D("0.5"))  # the user already put part of it in an order
-
+    if in_between is not None:
+        await in_between()
     world.chain.revert(snapshot)
-    world.chain.mine(6)  # a longer branch without the deposit: 4 blocks deeper than our tip
+    world.chain.mine(6)
     await world.round()
+
+
+async def test_a_reorg_deeper_than_the_confirmations_alerts_and_freezes_the_credit(world):
+    user = await create_user(world.db, verified=False)
+
+    async def spend_part():  # the user already put part of it in an order
+        assert await world.balance(user, "ETH") == (D("2.0"), 0)
+        await place_order_hold(world.db, user, "ETH", D("0.5"))
+
+    await credit_then_orphan(world, user, "2.0", 7, spend_part)
 
     [alert] = await world.db.fetch("SELECT kind, message, details FROM wallet.chain_alert WHERE resolved_at IS NULL")
     assert alert["kind"] == "deep_reorg" and alert["details"]["depth"] >= 3
@@ -121,15 +123,7 @@ async def test_a_reorg_deeper_than_the_confirmations_alerts_and_freezes_the_cred
 
 async def test_a_frozen_credit_that_is_on_chain_after_all_is_released_once(world):
     user = await create_user(world.db, verified=False)
-    address = await world.address(user, "ETH")
-    await world.round()
-    snapshot = world.chain.snapshot()
-    world.chain.send_eth(address, "0.3", world.chain.accounts[8])
-    world.chain.mine(3)
-    await world.round()
-    world.chain.revert(snapshot)
-    world.chain.mine(5)
-    await world.round()
+    await credit_then_orphan(world, user, "0.3", 8)
     [frozen] = await freezes.list_freezes(world.db)
     assert await world.balance(user, "ETH") == (0, D("0.3"))
     await freezes.resolve(world.db, frozen["deposit_id"], "release", "ops")

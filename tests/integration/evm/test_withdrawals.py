@@ -10,7 +10,6 @@ from eth_account import Account
 from mycrypto.db.database import Database
 from mycrypto.wallet.api import build_components
 from mycrypto.wallet.schemas import WithdrawalCreate
-from tests.e2e.wallet.helpers import assert_books_ok
 from tests.integration.evm.conftest import make_world
 from tests.support.factories import create_user
 
@@ -57,9 +56,7 @@ async def test_eth_and_usdt_withdrawals_land_on_chain_and_complete_after_confirm
     assert world.chain.token_balance(world.token, outside) == 300_500_000
     gas = await world.db.fetchval("SELECT -available FROM wallet.account WHERE kind = 'network_fees' AND asset = 'ETH'")
     assert gas > 0  # every transaction's network fee is a real cost, posted
-    await assert_books_ok(world.db)
-    report = await world.evm.reconcile()
-    assert report.ok, report.render()
+    await world.assert_books_and_chain_agree()
 
 
 async def test_withdrawals_wait_queued_while_the_hot_wallet_is_short_and_go_once_it_is_funded(world):
@@ -112,9 +109,7 @@ async def test_concurrent_processors_and_a_restart_never_reuse_or_skip_a_nonce(w
     assert last == nonces[-1] + 1
     assert {(await _status(world, i))["status"] for i in ids} == {"confirmed"}
     assert world.chain.balance(outside) == D("0.8")
-    await assert_books_ok(world.db)
-    report = await world.evm.reconcile()
-    assert report.ok, report.render()
+    await world.assert_books_and_chain_agree()
 
 
 async def test_a_withdrawal_reverted_on_chain_fails_and_gives_the_money_back_exactly_once(world):
@@ -148,9 +143,7 @@ async def test_a_withdrawal_reverted_on_chain_fails_and_gives_the_money_back_exa
         await world.round()
     assert await world.balance(user, "USDT") == (D("200"), 0)
     assert world.chain.token_balance(world.token, target) == 0
-    await assert_books_ok(world.db)
-    report = await world.evm.reconcile()
-    assert report.ok, report.render()
+    await world.assert_books_and_chain_agree()
 
 
 async def test_a_stuck_withdrawal_is_replaced_with_a_higher_fee_and_paid_once(db_dsn, hardhat_chain):
@@ -182,6 +175,4 @@ async def test_a_stuck_withdrawal_is_replaced_with_a_higher_fee_and_paid_once(db
         row = await _status(world, wid)
         assert row["status"] == "confirmed" and row["txid"] == attempts[1]["hash"]  # the hash that was mined
         assert world.chain.balance(target) == D("0.5")  # paid once
-        await assert_books_ok(world.db)
-        report = await world.evm.reconcile()
-        assert report.ok, report.render()
+        await world.assert_books_and_chain_agree()

@@ -15,7 +15,6 @@ import signal
 import sys
 from decimal import Decimal
 
-
 from mycrypto.config import load_settings
 from mycrypto.wallet.chain.evm import generate_keys
 from tests.support.evm.chain import DevChain

@@ -68,7 +68,7 @@ def test_keys_are_read_only_as_ciphertexts_of_this_data_key():
     assert s.hot_address == FIRST[0] and s.can_sweep
     assert signer_module.load_signer(_settings(), 1) is None  # no key: a watch-only process
     for value, variable in ((KEY, "CHAIN_ETH_HOT_KEY"),  # plaintext is refused
-                            (encrypt("another key entirely, also long enough!!", "evm-hot-key", KEY), "CHAIN_ETH_HOT_KEY"),
+                            (encrypt("another data key, also long enough!!", "evm-hot-key", KEY), "CHAIN_ETH_HOT_KEY"),
                             (encrypt(MASTER, signer_module.DEPOSIT_SEED_PURPOSE, KEY), "CHAIN_ETH_HOT_KEY")):
         with pytest.raises(ConfigError, match=variable) as exc:
             signer_module.load_signer(_settings(chain_eth_hot_key=value), 1)

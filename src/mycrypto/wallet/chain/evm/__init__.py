@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from ....config import ConfigError
-from .addresses import DepositAddresses
 from .adapter import EvmChain
+from .addresses import DepositAddresses
 from .config import load_config
 from .context import Context
 from .node import Node

@@ -69,7 +69,8 @@ async def handle(ctx: Context, *, fork: int, tip: int) -> dict[str, Any]:
         await repo.set_chain_cursor(conn, ctx.name, ctx.chain, str(fork))
         deep = depth >= min(required.values(), default=1)
         details = {"fork_block": fork, "old_tip": tip, "depth": depth, "dropped_deposits": dropped,
-                   "frozen_deposits": [f["deposit_id"] for f in frozen], "reopened_transactions": [r["id"] for r in reopened],
+                   "frozen_deposits": [f["deposit_id"] for f in frozen],
+                   "reopened_transactions": [r["id"] for r in reopened],
                    "final_transactions_orphaned": [r["id"] for r in settled_hit]}
         if deep or frozen or settled_hit:
             what = (f"{len(frozen)} credited deposit(s) frozen" if frozen else "no credited deposit affected")
