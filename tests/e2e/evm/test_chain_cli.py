@@ -51,3 +51,10 @@ def _base_env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "AMQP_URL", "SMTP_URL")}
+
+
+def test_unusable_chain_settings_stop_the_server_with_one_error_line(db_dsn):
+    r = run_cli("serve", "wallet", dsn=db_dsn, CHAIN_ETH_RPC_URL="http://127.0.0.1:9",
+                CHAIN_ETH_HOT_KEY="0x" + "11" * 32, CHAIN_ETH_DEPOSIT_XPUB="xpub-nope", MYCRYPTO_PORT="1")
+    assert r.returncode == 2 and r.stderr.startswith("error: CHAIN_ETH_HOT_KEY is not a ciphertext")
+    assert "Traceback" not in r.stderr and "11" * 32 not in r.stderr

@@ -18,6 +18,14 @@ __all__ = ["BroadcastRejected", "ChainAdapter", "ChainError", "ChainUnavailable"
            "build_adapter", "real_chains"]
 
 
+def check_config(settings: Any) -> None:
+    """Raise `config.ConfigError` for chain settings that cannot work (checked before a server listens)."""
+    if (getattr(settings, "chain_eth_rpc_url", "") or "").strip():
+        from .evm import check_evm_config
+
+        check_evm_config(settings)
+
+
 def real_chains(settings: Any) -> set[str]:
     """Chains served by a real node here (the simulator must not pretend to send coins on them)."""
     return {"ethereum"} if (getattr(settings, "chain_eth_rpc_url", "") or "").strip() else set()

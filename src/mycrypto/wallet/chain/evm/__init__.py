@@ -21,6 +21,17 @@ from .rpc import RpcClient
 
 def build_evm_adapter(settings: Any, db: Any) -> EvmChain:
     """Wire the adapter from settings: config, node client, signer (decrypted keys), address deriver."""
+    cfg, signer, deposits = _checked(settings)
+    node = Node(RpcClient(cfg.rpc_url, cfg.rpc_timeout_s))
+    return EvmChain(Context(db=db, cfg=cfg, node=node, signer=signer, deposits=deposits))
+
+
+def check_evm_config(settings: Any) -> None:
+    """Raise ConfigError for a CHAIN_ETH_* setting that cannot work (`mycrypto up/serve` before listening)."""
+    _checked(settings)
+
+
+def _checked(settings: Any) -> tuple[Any, Any, DepositAddresses]:
     from .signer import load_signer  # the keys enter here, and only here
 
     cfg = load_config(settings)
@@ -34,8 +45,7 @@ def build_evm_adapter(settings: Any, db: Any) -> EvmChain:
         deposits = DepositAddresses(xpub)
     except ValueError as exc:
         raise ConfigError(f"CHAIN_ETH_DEPOSIT_XPUB: {exc}") from None
-    node = Node(RpcClient(cfg.rpc_url, cfg.rpc_timeout_s))
-    return EvmChain(Context(db=db, cfg=cfg, node=node, signer=signer, deposits=deposits))
+    return cfg, signer, deposits
 
 
 def encrypt_secret(master_key: str, kind: str, plaintext: str) -> str:
@@ -52,4 +62,4 @@ def generate_keys(master_key: str) -> dict[str, str]:
     return generate(master_key)
 
 
-__all__ = ["EvmChain", "build_evm_adapter", "encrypt_secret", "generate_keys"]
+__all__ = ["EvmChain", "build_evm_adapter", "check_evm_config", "encrypt_secret", "generate_keys"]
