@@ -80,6 +80,16 @@ async def with_connection(settings: Settings, fn: Callable[[Any], Awaitable[T]])
         await conn.close()
 
 
+def check_chain_settings(settings: Settings) -> None:
+    """A real chain's settings (CHAIN_ETH_*) that cannot work: one error line before listening."""
+    from .wallet.chain import check_config
+
+    try:
+        check_config(settings)
+    except ConfigError as exc:
+        fail(str(exc), 2)
+
+
 async def check_database(settings: Settings) -> None:
     """Connect once and close: an unreachable database becomes one `error:` line, not a startup traceback."""
     await with_connection(settings, lambda conn: conn.fetchval("SELECT 1"))
@@ -138,6 +148,7 @@ def main() -> None:
 def up(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Migrate and run everything in one process (embedded PostgreSQL when DATABASE_URL is unset)."""
     settings = get_settings(ctx)
+    check_chain_settings(settings)
     settings = settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v})
     ensure_port_free(settings.host, settings.port)
     with database(settings) as settings:
@@ -157,6 +168,8 @@ def up(ctx: click.Context, host: str | None, port: int | None) -> None:
 def serve(ctx: click.Context, service: str, host: str | None, port: int | None, do_migrate: bool) -> None:
     """Run one service (as deployed) or all of them."""
     settings = get_settings(ctx)
+    if service in ("wallet", "all"):
+        check_chain_settings(settings)
     settings = settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v})
     with database(settings) as settings:
         if do_migrate:

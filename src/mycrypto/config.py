@@ -81,6 +81,23 @@ class Settings(BaseSettings):
     # Seconds between runs of the deposit watcher + withdrawal processor; 0 turns the background loop
     # off (tests drive it by hand; `mycrypto wallet scan` runs one round).
     wallet_watch_interval_s: float = Field(2.0, alias="WALLET_WATCH_INTERVAL_SECONDS", ge=0, le=3600)
+    # (issue 14, docs/wallet.md "EVM adapter") A real Ethereum-compatible node for ETH and its tokens.
+    # Set CHAIN_ETH_RPC_URL to use it; secrets are ciphertexts of `mycrypto chain encrypt-secret`.
+    chain_eth_rpc_url: str = Field("", alias="CHAIN_ETH_RPC_URL")
+    chain_eth_chain_id: int = Field(1, alias="CHAIN_ETH_CHAIN_ID", ge=1)
+    chain_eth_tokens: str = Field("", alias="CHAIN_ETH_TOKENS")  # "USDT=0xdAC1...[:6]" (asset=contract[:decimals])
+    chain_eth_confirmations: str = Field("", alias="CHAIN_ETH_CONFIRMATIONS")  # "ETH=12,USDT=12"
+    chain_eth_hot_key: SecretStr = Field(SecretStr(""), alias="CHAIN_ETH_HOT_KEY")
+    chain_eth_deposit_seed: SecretStr = Field(SecretStr(""), alias="CHAIN_ETH_DEPOSIT_SEED")
+    chain_eth_deposit_xpub: str = Field("", alias="CHAIN_ETH_DEPOSIT_XPUB")
+    chain_eth_cold_address: str = Field("", alias="CHAIN_ETH_COLD_ADDRESS")
+    chain_eth_hot_max: str = Field("", alias="CHAIN_ETH_HOT_MAX")  # "ETH=50,USDT=100000": above -> cold
+    chain_eth_sweep_min: str = Field("", alias="CHAIN_ETH_SWEEP_MIN")  # "ETH=0.01,USDT=10"
+    chain_eth_start_block: int | None = Field(None, alias="CHAIN_ETH_START_BLOCK", ge=0)
+    chain_eth_max_fee_gwei: int = Field(500, alias="CHAIN_ETH_MAX_FEE_GWEI", ge=1)
+    chain_eth_stuck_seconds: float = Field(180.0, alias="CHAIN_ETH_STUCK_SECONDS", ge=0)
+    chain_eth_rpc_timeout_s: float = Field(10.0, alias="CHAIN_ETH_RPC_TIMEOUT_SECONDS", gt=0, le=120)
+    chain_eth_scan_blocks: int = Field(200, alias="CHAIN_ETH_SCAN_BLOCKS", ge=1, le=10000)
 
     # --- trade -----------------------------------------------------------------------------------
     trade_markets: list[str] = Field(default_factory=list, alias="TRADE_MARKETS")  # empty = all markets
@@ -116,7 +133,7 @@ class Settings(BaseSettings):
     # Consume the email queue inside the web process too (`mycrypto up`); unset = on outside production.
     notifier_in_process: bool | None = Field(None, alias="NOTIFIER_IN_PROCESS")
 
-    @field_validator("database_url", "redis_url", "amqp_url", "smtp_url", "pg_bin_dir", mode="before")
+    @field_validator("database_url", "redis_url", "amqp_url", "smtp_url", "pg_bin_dir", "chain_eth_start_block", mode="before")
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v

@@ -1,7 +1,9 @@
-"""Health checks: `{status, service, version, checks: {database, cache, queue}}`.
+"""Health checks: `{status, service, version, checks: {database, cache, queue[, chain]}}`.
 
 A dependency that is not configured reports `not_configured` and does not make the service
-unhealthy; a configured one that fails does (HTTP 503). Broker probes are cached for a few seconds
+unhealthy; a configured one that fails does (HTTP 503). A real chain node (CHAIN_ETH_RPC_URL) adds
+`checks.chain` (`ok` / `degraded`, details under `chains`): degraded keeps HTTP 200 with status
+`degraded`, because deposits and withdrawals just wait for the node. Broker probes are cached for a few seconds
 so a busy probe loop cannot open a connection per request.
 """
 from __future__ import annotations
@@ -58,18 +60,38 @@ async def check_queue(container: Any) -> str:
 ServiceCheck = Callable[[Any], tuple[bool, dict[str, Any]]]
 
 
+async def check_chains(container: Any) -> dict[str, Any] | None:
+    """Real chains' node state as their adapters last reported it (wallet.chain_status); None when no
+    real chain is configured. A degraded chain is reported, not fatal: deposits wait, withdrawals queue."""
+    if not getattr(container.settings, "chain_eth_rpc_url", ""):
+        return None
+    from ..wallet.chain.status import chain_health  # the wallet owns the table
+
+    try:
+        return await chain_health(container.db)
+    except Exception:
+        return {"unknown": {"status": "degraded", "detail": "chain status unreadable"}}
+
+
 async def health_report(container: Any, service: str,
                         extra: dict[str, ServiceCheck] | None = None) -> tuple[int, dict[str, Any]]:
-    database, cache, queue = await asyncio.gather(check_database(container), check_cache(container),
-                                                  check_queue(container))
-    checks = {"database": database, "cache": cache, "queue": queue}
+    database, cache, queue, chains = await asyncio.gather(check_database(container), check_cache(container),
+                                                          check_queue(container), check_chains(container))
+    checks: dict[str, Any] = {"database": database, "cache": cache, "queue": queue}
     healthy = all(v in (OK, NOT_CONFIGURED) for v in checks.values())
     body: dict[str, Any] = {"status": "", "service": service, "version": __version__, "checks": checks}
     for name, check in (extra or {}).items():
         ok, details = check(container)
         body[name] = details
         healthy = healthy and ok
-    body["status"] = "ok" if healthy else "unavailable"
+    status = "ok" if healthy else "unavailable"
+    if chains is not None:
+        degraded = not chains or any(c["status"] != OK for c in chains.values())
+        checks["chain"] = "degraded" if degraded else OK
+        if healthy and degraded:
+            status = "degraded"
+        body["chains"] = chains
+    body["status"] = status
     return (200 if healthy else 503), body
 
 

@@ -59,3 +59,5 @@ def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
     # uvicorn's own access log duplicates ours; keep its error log.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl call at INFO
+    # httpx logs every request's full URL at INFO: noise, and a node provider's URL may carry an API key
+    logging.getLogger("httpx").setLevel(logging.WARNING)

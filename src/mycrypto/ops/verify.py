@@ -7,9 +7,10 @@ Checks (each lists its first offending rows; any offence makes the report fail):
 - no_negative_balances     no user available/locked below zero; system accounts never hold `locked`;
 - locked_matches_holds     each user's locked == open orders' hold_remaining (status new /
                            partially_filled, by hold_asset) + pending withdrawals' amount + fee
-                           (status requested / approved);
+                           (status requested / approved) + open deposit freezes (held);
 - transfers_posted         credited deposits and broadcast/confirmed withdrawals have exactly the
-                           posting their amounts say; other deposits and withdrawals have none.
+                           posting their amounts say; other deposits and withdrawals have none,
+                           except a reverted (failed) one, whose posting is reversed exactly.
 
 `verify_books(conn)` (alias `collect`) returns a `VerifyReport`; the trade team's tests call it after
 random trading. It runs in a REPEATABLE READ, read-only transaction (unless the caller already has
@@ -98,6 +99,8 @@ CHECKS: list[tuple[str, str, str]] = [
                  WHERE status IN ('new', 'partially_filled')
                 UNION ALL
                 SELECT user_id, asset, amount + fee FROM wallet.withdrawal WHERE status IN ('requested', 'approved')
+                UNION ALL  -- credits frozen after a deep chain reorganisation (migration 021)
+                SELECT user_id, asset, held FROM wallet.deposit_freeze WHERE resolved_at IS NULL AND held > 0
             ) h GROUP BY user_id, asset
         ), actual AS (
             SELECT user_id, asset, locked FROM wallet.account WHERE kind = 'user'
@@ -123,8 +126,18 @@ CHECKS: list[tuple[str, str, str]] = [
           LEFT JOIN LATERAL (SELECT sum(l.amount) AS user_total FROM wallet.posting_leg l
                                JOIN wallet.account a ON a.id = l.account_id
                               WHERE l.posting_id = w.posting_id AND a.kind = 'user' AND a.user_id = w.user_id) s ON true
-         WHERE (w.status IN ('broadcast', 'confirmed')) <> (w.posting_id IS NOT NULL)
+         WHERE (w.status IN ('broadcast', 'confirmed') OR w.reversal_posting_id IS NOT NULL)
+               <> (w.posting_id IS NOT NULL)
             OR (w.posting_id IS NOT NULL AND (p.kind <> 'withdrawal' OR s.user_total IS DISTINCT FROM -(w.amount + w.fee)))
+        UNION ALL  -- a sent withdrawal that reverted on chain: failed, and its posting reversed exactly
+        SELECT 'withdrawal_reversal', w.id, w.status::text, w.amount + w.fee, r.user_total
+          FROM wallet.withdrawal w
+          LEFT JOIN LATERAL (SELECT sum(l.amount) AS user_total FROM wallet.posting_leg l
+                               JOIN wallet.account a ON a.id = l.account_id
+                              WHERE l.posting_id = w.reversal_posting_id AND a.kind = 'user'
+                                AND a.user_id = w.user_id) r ON true
+         WHERE w.reversal_posting_id IS NOT NULL
+           AND (w.status <> 'failed' OR r.user_total IS DISTINCT FROM w.amount + w.fee)
         ORDER BY 1, 2"""),
     ("legs_reference_accounts", "every leg names an existing posting and an account of the same asset", """
         SELECT l.posting_id, l.account_id, l.asset FROM wallet.posting_leg l
@@ -153,7 +166,8 @@ _SUMMARY_SQL = """
            coalesce(sum(ac.locked) FILTER (WHERE ac.kind = 'user'), 0) AS users_locked,
            coalesce(sum(ac.available) FILTER (WHERE ac.kind = 'fees'), 0) AS fees,
            coalesce(sum(ac.available) FILTER (WHERE ac.kind = 'chain_in'), 0) AS chain_in,
-           coalesce(sum(ac.available) FILTER (WHERE ac.kind = 'chain_out'), 0) AS chain_out
+           coalesce(sum(ac.available) FILTER (WHERE ac.kind = 'chain_out'), 0) AS chain_out,
+           coalesce(sum(ac.available) FILTER (WHERE ac.kind::text = 'network_fees'), 0) AS network_fees
       FROM wallet.asset a LEFT JOIN wallet.account ac ON ac.asset = a.code
      GROUP BY a.code ORDER BY a.code"""
 
@@ -183,7 +197,8 @@ async def _run(conn: Any) -> VerifyReport:
         "(SELECT count(*) FROM wallet.account) AS accounts, "
         "(SELECT count(*) FROM wallet.withdrawal WHERE status IN ('requested', 'approved')) AS pending_withdrawals, "
         "(SELECT count(*) FROM trade.spot_order WHERE status IN ('new', 'partially_filled')) AS open_orders")
-    assets = {r["asset"]: {k: r[k] for k in ("users_available", "users_locked", "fees", "chain_in", "chain_out")}
+    assets = {r["asset"]: {k: r[k] for k in ("users_available", "users_locked", "fees", "chain_in", "chain_out",
+                                             "network_fees")}
               for r in await conn.fetch(_SUMMARY_SQL)}
     return VerifyReport(checked_at.astimezone(UTC), checks, {**dict(counts), "assets": assets})
 
@@ -216,10 +231,11 @@ def render(report: VerifyReport) -> str:
         if check.problem_count > len(check.problems):
             lines.append(f"         ... and {check.problem_count - len(check.problems)} more")
     lines += ["", "  per asset:        users available     users locked              fees          chain_in"
-                  "         chain_out"]
+                  "         chain_out      network_fees"]
     for asset, t in s["assets"].items():
-        lines.append(f"  {asset:<8} " + " ".join(f"{fmt(t[k]):>17}" for k in
-                                                 ("users_available", "users_locked", "fees", "chain_in", "chain_out")))
+        lines.append(f"  {asset:<8} " + " ".join(f"{fmt(t.get(k, 0)):>17}" for k in
+                                                 ("users_available", "users_locked", "fees", "chain_in", "chain_out",
+                                                  "network_fees")))
     lines.append("")
     if report.ok:
         lines.append("RESULT: OK - the books balance.")

@@ -59,6 +59,10 @@ class WalletComponents:
             out["withdrawals"] = (await self.processor.process_once()).as_dict()
         if self.watcher is not None:
             out["deposits"] = (await self.watcher.scan_once()).as_dict()
+        if self.chain is not None:
+            custody = await self.chain.maintain()  # real chains: fee bumps, sweeps, network fees
+            if custody:
+                out["custody"] = custody
         return out
 
 
@@ -85,7 +89,8 @@ async def lifespan(container: Container) -> AsyncIterator[None]:
     interval = container.settings.wallet_watch_interval_s
     if interval > 0 and parts.watcher is not None and parts.processor is not None:
         task = asyncio.create_task(
-            run_forever(interval, parts.processor.process_once, parts.watcher.scan_once), name="wallet-background")
+            run_forever(interval, parts.processor.process_once, parts.watcher.scan_once, parts.chain.maintain),
+            name="wallet-background")
     try:
         yield
     finally:

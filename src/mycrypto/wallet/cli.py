@@ -7,6 +7,7 @@
     mycrypto chain refuse-broadcasts CHAIN [--reason TEXT]    make withdrawals on CHAIN fail
     mycrypto chain accept-broadcasts CHAIN                    undo the above
     mycrypto wallet scan                                      one round of watcher + withdrawal processor
+    mycrypto chain reconcile | alerts | frozen | ...          real chains (wallet/chain/cli.py)
 
 The simulator commands work only outside production with CHAIN_SIMULATOR=true and no CHAIN_ADAPTER.
 """
@@ -23,6 +24,7 @@ from ..common.errors import AppError
 from ..common.money import fmt, parse_amount
 from ..config import Settings
 from ..db.database import Database
+from .chain import real_chains
 
 T = TypeVar("T")
 
@@ -60,6 +62,9 @@ async def with_connection(settings: Settings, fn: Callable[[Any], Awaitable[T]])
 
 
 def register(group: click.Group) -> None:
+    from .chain.cli import register as register_chain_tools  # reconcile, keys, alerts, frozen credits
+
+    register_chain_tools(chain)
     group.add_command(verify)
     group.add_command(chain)
     group.add_command(wallet)
@@ -68,16 +73,31 @@ def register(group: click.Group) -> None:
 # ---------------------------------------------------------------------------------------- verify
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--chain", "with_chain", is_flag=True,
+              help="Also reconcile the real chain's balances with the ledger (`mycrypto chain reconcile`).")
 @click.pass_context
-def verify(ctx: click.Context, as_json: bool) -> None:
+def verify(ctx: click.Context, as_json: bool, with_chain: bool) -> None:
     """Prove the books: balanced postings, balances = ledger, sums = 0, nothing negative, locked = holds."""
     from ..ops.verify import verify_books
 
     settings = get_settings(ctx)
     with database(settings) as settings:
         report = run_async(lambda: with_connection(settings, verify_books))
-    click.echo(json.dumps(report.as_dict(), indent=2) if as_json else report.render())
-    if not report.ok:
+        chain_report = None
+        if with_chain:
+            from .chain.cli import run_reconcile
+
+            chain_report = _with_db(settings, lambda db: run_reconcile(settings, db))
+    if as_json:
+        out = report.as_dict()
+        if chain_report is not None:
+            out["chain"] = chain_report.as_dict()
+        click.echo(json.dumps(out, indent=2))
+    else:
+        click.echo(report.render())
+        if chain_report is not None:
+            click.echo("\n" + chain_report.render())
+    if not report.ok or (chain_report is not None and not chain_report.ok):
         sys.exit(1)
 
 
@@ -113,7 +133,7 @@ def _with_db(settings: Settings, fn: Callable[[Database], Awaitable[T]]) -> T:
 
 @click.group()
 def chain() -> None:
-    """The built-in chain simulator (development and tests)."""
+    """The built-in chain simulator (development and tests) and real-chain operations (reconcile...)."""
 
 
 @chain.command("send")
@@ -131,6 +151,8 @@ def chain_send(ctx: click.Context, address: str, asset: str, amount: str) -> Non
         decimals = await db.fetchval("SELECT decimals FROM wallet.asset WHERE code = $1", asset.upper())
         if decimals is None:
             fail(f"unknown asset {asset!r}")
+        if await db.fetchval("SELECT chain FROM wallet.asset WHERE code = $1", asset.upper()) in real_chains(settings):
+            fail(f"{asset.upper()} is on a real node (CHAIN_ETH_RPC_URL): send real coins to the address")
         value = parse_amount(amount, max_decimals=decimals)
         return await SimulatorChain(db).send(asset.upper(), address, value)
 

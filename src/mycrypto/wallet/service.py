@@ -68,8 +68,12 @@ class WalletService:
         if row is None:
             if self.chain is None:
                 raise ChainUnavailable()
+            # One address per user and chain (asset family): ETH and USDT share the user's address.
+            address = await self.db.fetchval(
+                "SELECT address FROM wallet.deposit_address WHERE user_id = $1 AND chain = $2 ORDER BY id LIMIT 1",
+                user_id, rules.chain)
             try:
-                address = await self.chain.new_address(rules.chain, rules.code)
+                address = address or await self.chain.new_address(rules.chain, rules.code)
             except ChainError as exc:
                 log.warning("new_address failed", extra={"asset": rules.code, "error": str(exc)})
                 raise ChainUnavailable() from None
@@ -136,6 +140,8 @@ class WalletService:
         if self.settings.is_production or not self.settings.faucet_enabled:
             raise FaucetDisabled()
         rules = await self.asset(asset)
+        if self.chain is not None and self.chain.real_chain(rules.chain):  # real coins are never minted
+            raise FaucetDisabled(f"{rules.code} is on a real chain here: deposit coins to your address instead.")
         requested = None if amount is None else parse_amount(amount, max_decimals=rules.decimals)
         try:
             grant = faucet_rules.grant_amount(rules.code, requested)

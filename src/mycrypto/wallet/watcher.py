@@ -70,20 +70,31 @@ class DepositWatcher:
 
     async def _discover(self, result: ScanResult) -> None:
         decimals = {a.code: a.decimals for a in await repo.list_assets(self.db)}
+        failures = []
         for chain in await self._chains():
-            cursor = await repo.get_chain_cursor(self.db, self.chain.name, chain)
-            for _ in range(MAX_PAGES_PER_SCAN):
-                page = await self.chain.incoming_transfers(chain, cursor)
-                if page.cursor is None or page.cursor == cursor:
-                    break
-                # whole units of the asset only (record_deposits skips what rounds to 0, and unknown assets)
-                transfers = [replace(t, amount=deposit_rules.credited_amount(t.amount, decimals[t.asset]))
-                             for t in page.transfers if t.asset in decimals]
-                async with self.db.unit_of_work() as uow:
-                    result.discovered += await repo.record_deposits(uow.conn, chain, transfers)
-                    await repo.set_chain_cursor(uow.conn, self.chain.name, chain, page.cursor)
-                    await uow.commit()
-                cursor = page.cursor
+            try:  # one chain's node being down must not stop the others
+                await self._discover_chain(chain, decimals, result)
+            except Exception as exc:
+                log.warning("deposit discovery failed", extra={"chain": chain, "error": repr(exc)})
+                failures.append(f"{chain}: {exc}")
+        if failures:
+            raise RuntimeError("; ".join(failures))
+
+    async def _discover_chain(self, chain: str, decimals: dict[str, int], result: ScanResult) -> None:
+        name = self.chain.cursor_name(chain)
+        cursor = await repo.get_chain_cursor(self.db, name, chain)
+        for _ in range(MAX_PAGES_PER_SCAN):
+            page = await self.chain.incoming_transfers(chain, cursor)
+            if page.cursor is None or page.cursor == cursor:
+                break
+            # whole units of the asset only (record_deposits skips what rounds to 0, and unknown assets)
+            transfers = [replace(t, amount=deposit_rules.credited_amount(t.amount, decimals[t.asset]))
+                         for t in page.transfers if t.asset in decimals]
+            async with self.db.unit_of_work() as uow:
+                result.discovered += await repo.record_deposits(uow.conn, chain, transfers)
+                await repo.set_chain_cursor(uow.conn, name, chain, page.cursor)
+                await uow.commit()
+            cursor = page.cursor
 
     async def _confirm(self, result: ScanResult) -> None:
         pending = await repo.pending_deposits(self.db)
@@ -91,7 +102,12 @@ class DepositWatcher:
         for row in pending:
             by_chain[row["chain"]].append(row)
         for chain, rows in by_chain.items():
-            counts = await self.chain.confirmations(chain, [r["txid"] for r in rows])
+            try:
+                counts = await self.chain.confirmations(chain, [r["txid"] for r in rows])
+            except Exception as exc:  # this chain's node is down: the others go on
+                log.warning("deposit confirmations failed", extra={"chain": chain, "error": repr(exc)})
+                result.errors.append(f"confirm {chain}: {exc}")
+                continue
             known = [r for r in rows if r["txid"] in counts]
             if not known:
                 continue
@@ -133,7 +149,12 @@ class DepositWatcher:
         for row in rows:
             by_chain[row["chain"]].append(row)
         for chain, items in by_chain.items():
-            counts = await self.chain.confirmations(chain, [r["txid"] for r in items])
+            try:
+                counts = await self.chain.confirmations(chain, [r["txid"] for r in items])
+            except Exception as exc:
+                log.warning("withdrawal confirmations failed", extra={"chain": chain, "error": repr(exc)})
+                result.errors.append(f"withdrawals {chain}: {exc}")
+                continue
             done = [r for r in items if counts.get(r["txid"], 0) >= r["confirmations_required"]]
             for row in done:
                 async with self.db.unit_of_work() as uow:

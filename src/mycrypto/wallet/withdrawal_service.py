@@ -80,6 +80,8 @@ class WithdrawalService:
             used = await repo.withdrawn_since(conn, user_id, asset.code)
             try:
                 plan = rules.plan_withdrawal(asset, body.address, amount, used)
+                if self.wallet.chain is not None:  # what only the chain knows (checksum, our own addresses...)
+                    await self.wallet.chain.check_withdrawal(asset.chain, asset.code, plan.address, plan.amount)
             except RuleViolation as exc:
                 raise from_rule(exc) from None
             # Inside this transaction: a spent code stays spent only if the withdrawal commits.

@@ -31,7 +31,7 @@ async def test_apply_to_empty_then_rerun_applies_nothing(empty_db):
     assert {s.status for s in states} == {"applied"}
     assert await empty_db.fetchval("SELECT count(*) FROM trade.market") == 3
     assert await empty_db.fetchval("SELECT count(*) FROM wallet.asset") == 3
-    assert await empty_db.fetchval("SELECT count(*) FROM wallet.account WHERE kind <> 'user'") == 9
+    assert await empty_db.fetchval("SELECT count(*) FROM wallet.account WHERE kind <> 'user'") == 12  # fees, chain_in, chain_out, network_fees (021) x 3
 
 
 async def test_status_lists_pending_before_and_applied_after(empty_db):

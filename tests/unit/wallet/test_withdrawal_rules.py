@@ -69,7 +69,7 @@ def test_transition_table(current, target):
     allowed = {
         (w.REQUESTED, w.APPROVED), (w.REQUESTED, w.REJECTED), (w.REQUESTED, w.CANCELLED),
         (w.APPROVED, w.BROADCAST), (w.APPROVED, w.REJECTED), (w.APPROVED, w.CANCELLED), (w.APPROVED, w.FAILED),
-        (w.BROADCAST, w.CONFIRMED),
+        (w.BROADCAST, w.CONFIRMED), (w.BROADCAST, w.FAILED),  # failed: mined but reverted (posting reversed)
     }
     assert w.can_transition(current, target) is ((current, target) in allowed)
     if (current, target) not in allowed:
@@ -81,7 +81,8 @@ def test_transition_table(current, target):
 def test_releasing_states_are_reachable_only_from_holding_states():
     for target in w.RELEASING:
         sources = {s for s in ALL if w.can_transition(s, target)}
-        assert sources <= w.HOLDING, target
+        # broadcast -> failed gives the money back by reversing the posting, not by releasing a hold
+        assert sources <= w.HOLDING | ({w.BROADCAST} if target == w.FAILED else set()), target
     # and nothing leaves a final state, so a hold can be released at most once
     for final in w.FINAL:
         assert not any(w.can_transition(final, t) for t in ALL)
@@ -94,6 +95,15 @@ def test_a_user_can_cancel_only_before_broadcast():
 def test_hold_and_release_cancel_out():
     changes = net_changes(holds=[w.hold(7, D("1"), D("0.1")), w.release(7, D("1"), D("0.1"))])
     assert changes.deltas[7].available == 0 and changes.deltas[7].locked == 0
+
+
+def test_reversal_posting_undoes_the_broadcast_posting():
+    sent = w.broadcast_posting(42, "ETH", D("1"), D("0.0005"), user_account=1, chain_out_account=2, fees_account=3)
+    back = w.reversal_posting(42, "ETH", D("1"), D("0.0005"), user_account=1, chain_out_account=2, fees_account=3)
+    total = net_changes([sent, back])
+    assert total.deltas[1].available == D("1.0005") and total.deltas[1].locked == D("-1.0005")
+    assert total.deltas[2].available == 0 and total.deltas[3].available == 0
+    assert back.kind == "withdrawal" and back.ref_type == "withdrawal_reversal"
 
 
 def test_broadcast_posting_moves_locked_funds_to_chain_out_and_fees():

@@ -2,6 +2,8 @@
 
 `build_adapter(settings, db)`:
 - `CHAIN_ADAPTER=package.module:factory` -> `factory(settings, db)` (a real node or custodian);
+- else `CHAIN_ETH_RPC_URL` set -> a `ChainRouter`: chain ethereum (ETH, tokens) on the EVM adapter
+  (`chain.evm`), the other chains on the simulator outside production (or on nothing);
 - else, outside production with `CHAIN_SIMULATOR=true` -> the PostgreSQL-backed simulator;
 - else None: deposit addresses and broadcasts answer 503 `chain_unavailable` until one is configured.
 """
@@ -13,7 +15,20 @@ from typing import Any
 from .adapter import BroadcastRejected, ChainAdapter, ChainError, ChainUnavailable, Transfer, TransferPage
 
 __all__ = ["BroadcastRejected", "ChainAdapter", "ChainError", "ChainUnavailable", "Transfer", "TransferPage",
-           "build_adapter"]
+           "build_adapter", "real_chains"]
+
+
+def check_config(settings: Any) -> None:
+    """Raise `config.ConfigError` for chain settings that cannot work (checked before a server listens)."""
+    if (getattr(settings, "chain_eth_rpc_url", "") or "").strip():
+        from .evm import check_evm_config
+
+        check_evm_config(settings)
+
+
+def real_chains(settings: Any) -> set[str]:
+    """Chains served by a real node here (the simulator must not pretend to send coins on them)."""
+    return {"ethereum"} if (getattr(settings, "chain_eth_rpc_url", "") or "").strip() else set()
 
 
 def build_adapter(settings: Any, db: Any) -> ChainAdapter | None:
@@ -27,8 +42,15 @@ def build_adapter(settings: Any, db: Any) -> ChainAdapter | None:
         if not isinstance(adapter, ChainAdapter):
             raise TypeError(f"CHAIN_ADAPTER {spec} did not return a ChainAdapter")
         return adapter
+    simulator = None
     if settings.chain_simulator and settings.dev_tools_enabled:
         from .simulator import SimulatorChain
 
-        return SimulatorChain(db)
-    return None
+        simulator = SimulatorChain(db)
+    if (getattr(settings, "chain_eth_rpc_url", "") or "").strip():
+        from .evm import build_evm_adapter
+        from .router import ChainRouter
+
+        evm = build_evm_adapter(settings, db)
+        return ChainRouter({chain: evm for chain in evm.chains}, fallback=simulator)
+    return simulator

@@ -18,6 +18,13 @@ Contract (each point is relied upon by the watcher and the withdrawal processor)
   the wallet may call it again for the same withdrawal after a crash, and must get the same txid,
   never a second payment. `BroadcastRejected` means "will never succeed" (the withdrawal fails
   and its hold is released); any other exception is treated as transient and retried later.
+
+Optional hooks (defaults do nothing; the EVM adapter, wallet/chain/evm, implements them):
+- `cursor_name(chain)` names the watcher's stored cursor (one adapter may serve several chains).
+- `check_withdrawal(...)` refuses what only the chain knows is wrong (a checksum, our own address,
+  more decimals than the token has) with a `RuleViolation`, before anything is held.
+- `maintain()` runs custody work once per background round (fee bumps, sweeps, network fees).
+- `real_chain(chain)` says the coins are real (the dev faucet refuses to mint them).
 """
 from __future__ import annotations
 
@@ -75,6 +82,21 @@ class ChainAdapter(abc.ABC):
     @abc.abstractmethod
     async def broadcast(self, chain: str, asset: str, address: str, amount: Decimal, reference: str) -> str:
         """Send `amount` of `asset` to `address`; idempotent on `reference`; returns the txid."""
+
+    def cursor_name(self, chain: str) -> str:
+        """The key of the watcher's cursor for `chain` (wallet.chain_cursor.adapter)."""
+        return self.name
+
+    def real_chain(self, chain: str) -> bool:
+        """True when `chain` is a real network (its coins cannot be minted by a faucet)."""
+        return False
+
+    async def check_withdrawal(self, chain: str, asset: str, address: str, amount: Decimal) -> None:
+        """Raise `wallet.domain.errors.RuleViolation` for a withdrawal the chain would refuse."""
+
+    async def maintain(self) -> dict[str, object]:
+        """Custody work once per background round; returns what it did (empty = nothing)."""
+        return {}
 
     async def close(self) -> None:
         """Release connections; the default has none."""

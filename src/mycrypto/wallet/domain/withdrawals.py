@@ -10,7 +10,9 @@ States (docs/wallet.md has the diagram):
 - `broadcast` is the only step that moves money: one posting takes amount + fee from the user's
   locked bucket, gives `amount` to chain_out (coins that left) and `fee` to the fee account.
 - rejected / failed / cancelled release the hold; each is reachable only from a holding state, and
-  the service changes the status with the row locked, so a hold is released exactly once.
+  the service changes the status with the row locked, so a hold is released exactly once. A
+  broadcast withdrawal whose transaction was mined but reverted becomes failed too: its posting is
+  reversed (`reversal_posting`), once, by the chain adapter's custody step.
 - A user may cancel only before broadcast; an admin approves requested ones above the asset's
   auto-approve threshold (at or under it they are approved on request).
 """
@@ -37,7 +39,7 @@ COUNTS_TOWARD_LIMIT = frozenset(STATUSES) - RELEASING
 TRANSITIONS: dict[str, frozenset[str]] = {
     REQUESTED: frozenset({APPROVED, REJECTED, CANCELLED}),
     APPROVED: frozenset({BROADCAST, REJECTED, CANCELLED, FAILED}),
-    BROADCAST: frozenset({CONFIRMED}),
+    BROADCAST: frozenset({CONFIRMED, FAILED}),  # failed: mined but reverted (the posting is reversed)
     CONFIRMED: frozenset(),
     REJECTED: frozenset(),
     FAILED: frozenset(),
@@ -119,3 +121,12 @@ def broadcast_posting(withdrawal_id: int, asset: str, amount: Decimal, fee: Deci
     if fee > 0:  # a zero leg moves nothing and is refused by the ledger
         legs.append(Leg(fees_account, asset, fee))
     return Posting("withdrawal", "withdrawal", str(withdrawal_id), tuple(legs))
+
+
+def reversal_posting(withdrawal_id: int, asset: str, amount: Decimal, fee: Decimal, *, user_account: int,
+                     chain_out_account: int, fees_account: int) -> Posting:
+    """A sent withdrawal reverted on chain: the coins never left, so amount + fee go back to the user."""
+    legs = [Leg(user_account, asset, amount + fee), Leg(chain_out_account, asset, -amount)]
+    if fee > 0:
+        legs.append(Leg(fees_account, asset, -fee))
+    return Posting("withdrawal", "withdrawal_reversal", str(withdrawal_id), tuple(legs))

@@ -60,19 +60,32 @@ export async function render({ main, session }) {
     try {
       const a = await get(`/api/v1/wallet/deposit-address/${encodeURIComponent(code)}`);
       currentAddress = a.address;
+      const qr = h("div", { class: "qr-holder" });
       replace(addressBox,
         h("p", {}, `Send only ${a.asset} on the ${a.chain} network to this address:`),
         h("p", { class: "secret-box", id: "deposit-address", "aria-label": `${a.asset} deposit address` }, a.address),
+        qr,
         h("div", { class: "actions" }, copyButton(a.address, "Copy address")),
         h("p", { class: "hint" }, `Credited after ${a.confirmations_required} confirmations.`));
       depositStatus.clear();
+      // Server-rendered QR code (segno), so wallets can scan the address; the text above stays the reference.
+      post("/web/qr", { text: a.address }).then((r) => {
+        if (currentAddress === a.address) qr.append(h("img", { class: "qr", src: r.data_uri, alt: `QR code of your ${a.asset} deposit address` }));
+      }).catch(() => qr.append(h("p", { class: "muted" }, "The QR code is unavailable; copy the address instead.")));
     } catch (exc) {
       replace(addressBox);
       depositStatus.error(exc);
     }
   }
-  depositAsset.input.addEventListener("change", showAddress);
   const depositPanel = section("Deposit", depositAsset.wrap, addressBox, depositStatus.el);
+  // Assets on a real node (CHAIN_ETH_RPC_URL) get real coins only: no simulated deposits for them.
+  const realChains = cfg.real_chains || [];
+  const simulated = (code) => !realChains.includes(byCode[code]?.chain);
+  let simSection = null;
+  depositAsset.input.addEventListener("change", () => {
+    showAddress();
+    if (simSection) simSection.hidden = !simulated(depositAsset.input.value);
+  });
 
   if (cfg.chain_simulator) {
     const simAmount = field({ label: "Amount", name: "sim_amount", hint: "Development only: the chain simulator sends this to your address and mines the blocks needed.",
@@ -101,7 +114,9 @@ export async function render({ main, session }) {
         simButton.disabled = false;
       }
     });
-    depositPanel.append(h("h3", {}, "Simulate a deposit (development)"), simForm);
+    simSection = h("div", {}, h("h3", {}, "Simulate a deposit (development)"), simForm);
+    simSection.hidden = !simulated(depositAsset.input.value);
+    depositPanel.append(simSection);
   }
   if (cfg.faucet) {
     const faucetAsset = assetSelect("Asset", "faucet_asset", assets, "USDT");
