@@ -1,0 +1,344 @@
+"""One market's alerts as a pure state machine: committed trades in (id order), firings out.
+
+`MarketWatch` keeps one trigger book (trading.domain.triggers) per watched value series and the
+series' inputs: the last trade price, the 1m closes a % change looks back into, and the closed
+candles of every interval an indicator alert uses. For each trade:
+
+1. alerts adopted after an earlier trade id (`since_trade_id`) join the books now (placed against
+   the series' current values, so they never fire on what happened before them);
+2. every interval whose candle the trade leaves behind closes that candle (close = the previous
+   trade's price): its indicator series get their next value at seq = the candle's open time;
+3. the price book gets the trade price (seq = trade id) and each % change window its change.
+
+Candles also close on time without a new trade (`close_due`, the evaluator's timer). Indicator
+values are the API's (marketdata.indicators, rounded to 8 decimals) over the last `history(...)`
+closed candles, so an alert fires exactly when the values GET /api/v1/trade/indicators shows cross.
+
+Deterministic: the same trades (and the same loaded history) give the same firings, which is what
+lets a new owner replay the trades after the persisted cursor without firing anything twice
+(triggers skip a seq at or before their last firing; the database refuses it as well).
+"""
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_right
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from typing import Any
+
+from ...marketdata import indicators as ind
+from ...trading.domain.triggers import Fired, Trigger, TriggerBook
+from .conditions import INTERVALS, WINDOWS, Condition
+
+MINUTE = 60_000
+HUNDRED = Decimal(100)
+
+
+@dataclass(slots=True)
+class WatchedAlert:
+    id: int
+    condition: Condition
+    repeating: bool = False
+    cooldown_s: int = 0
+    since_trade_id: int = 0
+    last_fired_seq: int | None = None
+    last_fired_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Firing:
+    """An alert fired: at series position `seq` (trade id, or candle open time for indicators), caused by
+    trade `trade_id` at `price` (a candle: its last trade and close), watched value `value`, time `ms`."""
+
+    alert_id: int
+    seq: int
+    trade_id: int
+    price: Decimal
+    value: Decimal | None
+    ms: int
+
+
+def history(condition: Condition) -> tuple[str, int] | None:
+    """(interval, closed candles) a condition needs in memory, or None (price alerts need none)."""
+    c = condition
+    if c.type == "change":
+        return "1m", WINDOWS[c.window] // MINUTE + 2   # type: ignore[index]
+    if c.type == "rsi":
+        return c.interval, ind.warmup("rsi", c.period) + 1   # type: ignore[return-value,arg-type]
+    if c.type == "sma_cross":
+        return c.interval, c.period   # type: ignore[return-value]
+    if c.type == "ema_cross":
+        return c.interval, ind.warmup("ema", c.period) + 1   # type: ignore[return-value,arg-type]
+    if c.type == "macd_cross":
+        return c.interval, ind.warmup("macd", slow=c.slow, signal=c.signal) + 1   # type: ignore[return-value,arg-type]
+    return None
+
+
+class _Candles:
+    """Closed candles of one interval (open times and closes) and the bucket being formed."""
+
+    __slots__ = ("length", "opens", "closes", "open_ms", "open_last_tid", "last_closed", "keep", "loaded")
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+        self.opens: list[int] = []
+        self.closes: list[Decimal] = []
+        self.open_ms: int | None = None       # the bucket that has trades and is not closed yet
+        self.open_last_tid = 0
+        self.last_closed: int | None = None   # open time of the newest closed bucket
+        self.keep = 0                         # closes kept (the longest history an alert needs)
+        self.loaded = 0                       # closes asked from the database at the last load
+
+    def append(self, open_ms: int, close: Decimal) -> None:
+        self.opens.append(open_ms)
+        self.closes.append(close)
+        self.last_closed = open_ms
+        if len(self.closes) > self.keep + 1024:   # trim in chunks (amortised O(1))
+            del self.opens[:-self.keep or None]
+            del self.closes[:-self.keep or None]
+
+
+class MarketWatch:
+    """The alerts of one market. Prices in ticks (`tick_size` converts), times in epoch ms."""
+
+    def __init__(self, tick_size: Decimal, grace_ms: int = 2000) -> None:
+        self.tick_size = tick_size
+        self.grace_ms = grace_ms
+        self.position = 0                  # the last trade id processed
+        self.last_ticks: int | None = None
+        self.last_ms: int | None = None
+        self.alerts: dict[int, WatchedAlert] = {}
+        self.books: dict[tuple, TriggerBook] = {}
+        self.candles: dict[str, _Candles] = {}
+        self._members: dict[tuple, set[int]] = {}   # series key -> alert ids (to drop empty books)
+        self._windows: list[str] = []                 # % change windows with a book
+        self._timed: set[str] = set()                 # intervals with an indicator book
+        self._pending: list[tuple[int, int]] = []    # (since_trade_id, alert id) not yet active
+
+    # ------------------------------------------------------------------ set-up
+    def start(self, position: int, last_trade: tuple[int, int, int] | None) -> None:
+        """Begin after trade `position`; `last_trade` = (id, price ticks, ms) of the last trade at or
+        before it (None if the market has none)."""
+        self.position = position
+        if last_trade is not None:
+            self.last_ticks, self.last_ms = last_trade[1], last_trade[2]
+            for c in self.candles.values():
+                self._open_bucket(c, last_trade[2], last_trade[0])
+
+    def needs_history(self, condition: Condition) -> tuple[str, int] | None:
+        """(interval, closed candles to load) before `add`, or None if memory already has enough."""
+        need = history(condition)
+        if need is None:
+            return None
+        c = self.candles.get(need[0])
+        if c is not None and c.loaded >= need[1]:
+            return None
+        return need
+
+    def history_boundary(self, interval: str) -> int | None:
+        """Load closed candles that opened before this time (and ended at or before the position):
+        the bucket the last processed trade is in is still open. None: nothing can be closed yet."""
+        if self.last_ms is None:
+            return None
+        c = self.candles.get(interval)
+        if c is not None and c.open_ms is None and c.last_closed is not None:
+            return c.last_closed + c.length
+        return self.last_ms - self.last_ms % INTERVALS[interval]
+
+    def load_history(self, interval: str, rows: list[tuple[int, Decimal]], asked: int) -> None:
+        """Closed candles (open ms, close) oldest first, read from the database as of the position."""
+        c = self._candles(interval)
+        c.opens = [r[0] for r in rows]
+        c.closes = [r[1] for r in rows]
+        c.last_closed = c.opens[-1] if c.opens else c.last_closed
+        c.loaded = max(c.loaded, asked)
+        c.keep = max(c.keep, asked)
+
+    def _candles(self, interval: str) -> _Candles:
+        c = self.candles.get(interval)
+        if c is None:
+            c = self.candles[interval] = _Candles(INTERVALS[interval])
+            if self.last_ms is not None:
+                self._open_bucket(c, self.last_ms, self.position)
+        return c
+
+    # ------------------------------------------------------------------ alerts
+    def add(self, alert: WatchedAlert) -> None:
+        """Watch an alert (load its history first, see needs_history). It joins the books after trade
+        `since_trade_id`: now if that is already processed, else when the trades reach it."""
+        self.remove(alert.id)
+        self.alerts[alert.id] = alert
+        need = history(alert.condition)
+        if need is not None:
+            c = self._candles(need[0])
+            c.keep = max(c.keep, need[1])
+        if alert.since_trade_id > self.position:
+            heapq.heappush(self._pending, (alert.since_trade_id, alert.id))
+        else:
+            self._activate(alert)
+
+    def remove(self, alert_id: int) -> WatchedAlert | None:
+        alert = self.alerts.pop(alert_id, None)
+        if alert is None:
+            return None
+        key = alert.condition.series_key
+        book = self.books.get(key)
+        if book is not None:
+            book.remove(alert_id)
+            members = self._members.get(key)
+            if members is not None:
+                members.discard(alert_id)
+                if not members:
+                    del self._members[key]
+                    del self.books[key]
+                    self._books_changed()
+        return alert   # (a pending entry is skipped when it comes up)
+
+    def _activate(self, alert: WatchedAlert) -> None:
+        c = alert.condition
+        key = c.series_key
+        book = self.books.get(key)
+        if book is None:
+            book = self.books[key] = TriggerBook(self._current(c))
+            self._members[key] = set()
+            self._books_changed()
+        self._members[key].add(alert.id)
+        book.add(Trigger(alert.id, c.trigger_direction, c.trigger_level(self.tick_size), alert.repeating,
+                         alert.cooldown_s * 1000, alert.last_fired_seq, alert.last_fired_ms))
+
+    def _books_changed(self) -> None:
+        self._windows = [w for w in WINDOWS if ("change", w) in self.books]
+        self._timed = {k[1] for k in self.books if k[0] not in ("price", "change")}
+
+    def _current(self, c: Condition) -> Any:
+        """The series' value now (the reference new triggers are placed against)."""
+        if c.type == "price":
+            return self.last_ticks
+        if c.type == "change":
+            if self.last_ticks is None:
+                return None
+            return self._change(c.window, self.tick_size * self.last_ticks, self.last_ms)  # type: ignore[arg-type]
+        candles = self.candles.get(c.interval)   # type: ignore[arg-type]
+        return _indicator(c.series_key, candles.closes) if candles is not None and candles.closes else None
+
+    def _activate_pending(self, trade_id: int) -> None:
+        pending = self._pending
+        while pending and pending[0][0] < trade_id:
+            since, alert_id = heapq.heappop(pending)
+            alert = self.alerts.get(alert_id)
+            if alert is not None and alert.since_trade_id == since and alert_id not in self.books.get(
+                    alert.condition.series_key, ()):
+                self._activate(alert)
+
+    # ------------------------------------------------------------------ trades and time
+    def trade(self, trade_id: int, ticks: int, ms: int) -> list[Firing]:
+        """The next committed trade (ids increase; an id already processed is ignored)."""
+        if trade_id <= self.position:
+            return []
+        out: list[Firing] = []
+        if self._pending:
+            self._activate_pending(trade_id)
+        for interval, c in self.candles.items():
+            bucket = ms - ms % c.length
+            if c.open_ms is None:
+                self._open_bucket(c, ms, trade_id)
+            elif bucket > c.open_ms:
+                self._close(interval, c, out)
+                self._open_bucket(c, ms, trade_id)
+            else:
+                c.open_last_tid = trade_id
+        self.position, self.last_ticks, self.last_ms = trade_id, ticks, ms
+        book = self.books.get(("price",))
+        if book is not None:
+            for f in book.update(ticks, trade_id, ms):
+                out.append(Firing(f.key, trade_id, trade_id, self.tick_size * ticks, None, ms))
+        if self._windows:
+            price = self.tick_size * ticks
+            for window in self._windows:
+                value = self._change(window, price, ms)
+                for f in self.books[("change", window)].update(value, trade_id, ms):
+                    out.append(Firing(f.key, trade_id, trade_id, price, value, ms))
+        return self._done(out)
+
+    def close_due(self, now_ms: int) -> list[Firing]:
+        """Close the candles whose time is over (plus the grace for commits still in flight)."""
+        out: list[Firing] = []
+        for interval, c in self.candles.items():
+            if c.open_ms is not None and now_ms >= c.open_ms + c.length + self.grace_ms:
+                self._close(interval, c, out)
+        return self._done(out)
+
+    def _done(self, out: list[Firing]) -> list[Firing]:
+        """A one-shot alert that fired is finished: forget it (its trigger already left its book)."""
+        for f in out:
+            alert = self.alerts.get(f.alert_id)
+            if alert is not None and not alert.repeating:
+                self.remove(f.alert_id)
+        return out
+
+    def next_due_ms(self) -> int | None:
+        """When close_due next has something to do for an indicator alert (None: nothing pending)."""
+        times = [c.open_ms + c.length + self.grace_ms for i, c in self.candles.items()
+                 if c.open_ms is not None and i in self._timed]
+        return min(times) if times else None
+
+    def _open_bucket(self, c: _Candles, ms: int, trade_id: int) -> None:
+        bucket = ms - ms % c.length
+        if c.last_closed is not None and bucket <= c.last_closed:
+            # a trade stamped inside a bucket already closed by the timer (its commit came after the
+            # grace): it counts for the next bucket rather than reopening a published candle
+            bucket = c.last_closed + c.length
+        c.open_ms, c.open_last_tid = bucket, trade_id
+
+    def _close(self, interval: str, c: _Candles, out: list[Firing]) -> None:
+        open_ms, close_tid = c.open_ms, c.open_last_tid
+        assert open_ms is not None and self.last_ticks is not None
+        close = self.tick_size * self.last_ticks
+        c.append(open_ms, close)
+        c.open_ms = None
+        end_ms = open_ms + c.length
+        for key, book in self.books.items():
+            if len(key) > 2 and key[1] == interval:
+                value = _indicator(key, c.closes)
+                for f in book.update(value, open_ms, end_ms):
+                    out.append(Firing(f.key, open_ms, close_tid, close, value, end_ms))
+
+    def _change(self, window: str | None, price: Decimal, ms: int) -> Decimal | None:
+        """% change of `price` against the price `window` ago: the close of the last whole minute that
+        ended at or before ms - window."""
+        minutes = self.candles.get("1m")
+        if minutes is None:
+            return None
+        i = bisect_right(minutes.opens, ms - WINDOWS[window] - MINUTE) - 1   # type: ignore[index]
+        if i < 0:
+            return None
+        ref = minutes.closes[i]
+        with localcontext() as ctx:
+            ctx.prec = ind.PRECISION
+            return ind.rounded((price - ref) * HUNDRED / ref)
+
+
+def _indicator(key: tuple, closes: list[Decimal]) -> Decimal | None:
+    """An indicator series' value at the newest closed candle (None: not enough candles yet)."""
+    kind = key[0]
+    if kind == "rsi":
+        period = key[2]
+        return ind.rounded(ind.rsi(closes[-(ind.warmup("rsi", period) + 1):], period)[-1])
+    if kind == "sma_cross":
+        period = key[2]
+        if len(closes) < period:
+            return None
+        average = ind.sma(closes[-period:], period)[-1]
+        return ind.rounded(closes[-1] - ind.rounded(average))   # type: ignore[operator]
+    if kind == "ema_cross":
+        period = key[2]
+        average = ind.ema(closes[-(ind.warmup("ema", period) + 1):], period)[-1]
+        return None if average is None else ind.rounded(closes[-1] - ind.rounded(average))   # type: ignore[operator]
+    if kind == "macd_cross":
+        _, _, fast, slow, signal = key
+        m = ind.macd(closes[-(ind.warmup("macd", slow=slow, signal=signal) + 1):], fast, slow, signal)[-1]
+        return None if m is None else ind.rounded(ind.rounded(m[0]) - ind.rounded(m[1]))   # type: ignore[operator]
+    raise ValueError(f"not an indicator series: {key!r}")
+
+
+__all__ = ["MarketWatch", "WatchedAlert", "Firing", "Fired", "history"]
