@@ -16,8 +16,9 @@ Never twice, never lost:
   (with backoff) before anything else is evaluated.
 
 Alerts created or deleted anywhere reach the owner through PostgreSQL NOTIFY (alerts/service.py
-dispatches them here): a new alert is adopted at the position evaluated so far, and evaluated against
-every later trade. Candles close on the next trade of a later bucket, or on a timer `grace_ms` after
+dispatches them here), milliseconds after they were created: a new alert is first evaluated against
+the trades committed since its creation that were already evaluated (MarketWatch.add backfills it,
+from memory or from trade.trade), then watched, then marked adopted. Candles close on the next trade of a later bucket, or on a timer `grace_ms` after
 their end when no trade comes.
 """
 from __future__ import annotations
@@ -60,6 +61,7 @@ class MarketEvaluator:
         self.watch = MarketWatch(spec.tick_size, grace_ms)
         self.started = False
         self.fired = 0                       # firings written by this evaluator (tests, status)
+        self.settled = 0                     # trades evaluated up to here AND their firings written
         self._batches: deque[list[tuple]] = deque()
         self._queued = 0
         self._overflow = False
@@ -144,14 +146,12 @@ class MarketEvaluator:
                 position = await repo.max_trade_id(conn, self.spec.id)
             last = await repo.trade_at(conn, self.spec.id, position)
             self.watch.start(position, self._trade_tuple(last) if last is not None else None)
-            async with conn.transaction():
-                rows = await repo.adopt_and_load(conn, self.spec.id, position)
-            for row in rows:
-                await self._add(conn, row)
         self._saved_position = position
+        await self._load(None)
         log.info("alert evaluator started", extra={"market": self.spec.symbol, "cursor": position,
                                                    "alerts": len(self.watch.alerts)})
         await self._catch_up(None)
+        self.settled = self.watch.position
 
     def _trade_tuple(self, row: Any) -> tuple[int, int, int]:
         return row["id"], int(row["price"] / self.spec.tick_size), row["ms"]
@@ -170,18 +170,66 @@ class MarketEvaluator:
                 firings.extend(self.watch.trade(*self._trade_tuple(r)))
             await self._write(firings)
 
-    async def _add(self, conn: Any, row: dict) -> None:
-        """Watch one alert row (loading the candle history it needs as of the position)."""
+    async def _load(self, alert_id: int | None, *, resync: bool = False) -> None:
+        """(Re)load the market's active alerts (or one): new ones join the watch - backfilled against the
+        trades already evaluated since they were created, the firings written - and are then adopted."""
+        async with self.db.acquire() as conn:
+            rows = await repo.active_alerts(conn, self.spec.id, alert_id)
+            if resync:
+                active = {r["id"] for r in rows}
+                for gone in [a for a in self.watch.alerts if a not in active]:
+                    self.watch.remove(gone)
+            firings: list[Firing] = []
+            added: list[int] = []
+            for row in rows:
+                if row["id"] in self.watch.alerts:
+                    continue
+                firings.extend(await self._add(conn, row))
+                if not row["adopted"]:
+                    added.append(row["id"])
+        await self._write(firings)
+        if added:
+            async with self.db.acquire() as conn:
+                await repo.adopt(conn, added)
+
+    async def _add(self, conn: Any, row: dict) -> list[Firing]:
+        """Watch one alert row (loading the candle history and past trades it needs); its backfill."""
         condition = Condition.from_row(row["condition"], row["direction"], row["level"], row["params"])
-        need = self.watch.needs_history(condition)
+        alert = WatchedAlert(row["id"], condition, row["repeating"], row["cooldown_s"], row["since_trade_id"],
+                             row["last_fired_seq"], row["last_fired_ms"], row["adopted"])
+        back_to_ms = None
+        if self.watch.backfills(alert):
+            back_to_ms = self.watch.recent_ms(alert.since_trade_id)
+            if back_to_ms is None:
+                ref = await repo.trade_at(conn, self.spec.id, alert.since_trade_id)
+                back_to_ms = ref["ms"] if ref is not None else None
+        need = self.watch.needs_history(condition, back_to_ms)
         if need is not None:
             interval, count = need
             boundary = self.watch.history_boundary(interval)
             rows = [] if boundary is None else await repo.closed_candles(
                 conn, self.spec.id, interval, boundary, self.watch.position, count)
             self.watch.load_history(interval, rows, count)
-        self.watch.add(WatchedAlert(row["id"], condition, row["repeating"], row["cooldown_s"],
-                                    row["since_trade_id"] or 0, row["last_fired_seq"], row["last_fired_ms"]))
+        trades = None
+        if self.watch.needs_trades(alert):
+            trades = await self._trades_since(conn, alert.since_trade_id)
+        return self.watch.add(alert, trades)
+
+    async def _trades_since(self, conn: Any, since: int) -> list[tuple[int, int, int]]:
+        """The trade at or before `since` and every trade after it up to the position (id, ticks, ms)."""
+        out: list[tuple[int, int, int]] = []
+        ref = await repo.trade_at(conn, self.spec.id, since)
+        if ref is not None:
+            out.append(self._trade_tuple(ref))
+        after = since
+        while after < self.watch.position:
+            rows = await repo.trades_after(conn, self.spec.id, after, CATCH_UP_PAGE)
+            rows = [r for r in rows if r["id"] <= self.watch.position]
+            if not rows:
+                break
+            out.extend(self._trade_tuple(r) for r in rows)
+            after = rows[-1]["id"]
+        return out
 
     # ------------------------------------------------------------------ the live loop
     async def _loop(self) -> None:
@@ -236,6 +284,7 @@ class MarketEvaluator:
     async def _write(self, firings: list[Firing]) -> None:
         """Persist firings with the cursor, retrying until the database takes them (evaluation waits)."""
         if not firings:
+            self.settled = self.watch.position
             return
         delay = 0.2
         while True:
@@ -250,6 +299,7 @@ class MarketEvaluator:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
         self._saved_position, self._saved_at = self.watch.position, time.monotonic()
+        self.settled = self.watch.position
         self.fired += n
         if n and self.on_fired is not None:
             self.on_fired()
@@ -270,18 +320,10 @@ class MarketEvaluator:
             op, alert_id = self._commands.popleft()
             if op == "d":
                 self.watch.remove(alert_id)
-                continue
-            async with self.db.acquire() as conn:
-                async with conn.transaction():
-                    rows = await repo.adopt_and_load(conn, self.spec.id, self.watch.position,
-                                                     alert_id if op == "c" else None)
-                if op == "resync":
-                    active = {r["id"] for r in rows}
-                    for gone in [a for a in self.watch.alerts if a not in active]:
-                        self.watch.remove(gone)
-                for row in rows:
-                    if row["id"] not in self.watch.alerts:
-                        await self._add(conn, row)
+            elif op == "c":
+                await self._load(alert_id)
+            else:
+                await self._load(None, resync=True)
 
     # ------------------------------------------------------------------ status
     def status(self) -> dict[str, Any]:

@@ -14,7 +14,8 @@ NOTIFY_CHANNEL = "mycrypto_alerts"
 
 ALERT_COLUMNS = (
     "a.id, a.user_id, a.market_id, a.condition, a.direction, a.level, a.params, a.repeating, a.cooldown_s, "
-    "a.notify_email, a.note, a.status, a.created_trade_id, a.since_trade_id, a.fire_count, a.last_fired_seq, "
+    "a.notify_email, a.note, a.status, a.since_trade_id, a.adopted_at IS NOT NULL AS adopted, a.fire_count, "
+    "a.last_fired_seq, "
     "(extract(epoch FROM a.last_fired_at) * 1000)::bigint AS last_fired_ms, "
     "(extract(epoch FROM a.created_at) * 1000)::bigint AS created_ms, "
     "(extract(epoch FROM a.updated_at) * 1000)::bigint AS updated_ms")
@@ -56,16 +57,16 @@ async def last_trade(conn: Any, market_id: int) -> tuple[int, Decimal | None]:
 
 async def insert_alert(conn: Any, *, user_id: int, market_id: int, condition: str, direction: str, level: Decimal,
                        params: dict, repeating: bool, cooldown_s: int, notify_email: bool, note: str,
-                       created_trade_id: int) -> dict[str, Any]:
+                       since_trade_id: int) -> dict[str, Any]:
     row = await conn.fetchrow(
         "INSERT INTO trade.price_alert AS a (user_id, market_id, condition, direction, level, params, repeating, "
-        "cooldown_s, notify_email, note, created_trade_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+        "cooldown_s, notify_email, note, since_trade_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
         f"RETURNING {ALERT_COLUMNS}",
         user_id, market_id, condition, direction, level, params, repeating, cooldown_s,
-        notify_email, note, created_trade_id)
+        notify_email, note, since_trade_id)
     # the cursor row exists from the first alert on, so an evaluator starting later knows where to begin
     await conn.execute("INSERT INTO trade.alert_cursor (market_id, last_trade_id) VALUES ($1, $2) "
-                       "ON CONFLICT (market_id) DO NOTHING", market_id, created_trade_id)
+                       "ON CONFLICT (market_id) DO NOTHING", market_id, since_trade_id)
     return row_dict(row)
 
 
@@ -135,28 +136,30 @@ async def trades_after(conn: Any, market_id: int, after_id: int, limit: int) -> 
 
 
 async def closed_candles(conn: Any, market_id: int, interval: str, before_ms: int, max_trade_id: int,
-                         limit: int) -> list[tuple[int, Decimal]]:
-    """(open ms, close) of the newest `limit` candles that opened before `before_ms` and hold no trade
-    after `max_trade_id` (so they were complete at the evaluator's position), oldest first."""
+                         limit: int) -> list[tuple[int, Decimal, int]]:
+    """(open ms, close, last trade id) of the newest `limit` candles that opened before `before_ms` and
+    hold no trade after `max_trade_id` (so they were complete at the evaluator's position), oldest first."""
     rows = await conn.fetch(
-        "SELECT (extract(epoch FROM open_time) * 1000)::bigint AS ms, close FROM trade.candle "
+        "SELECT (extract(epoch FROM open_time) * 1000)::bigint AS ms, close, last_trade_id FROM trade.candle "
         "WHERE market_id = $1 AND interval = $2 AND open_time < 'epoch'::timestamptz + $3 * interval '1 millisecond' "
         "AND last_trade_id <= $4 ORDER BY open_time DESC LIMIT $5",
         market_id, interval, before_ms, max_trade_id, limit)
-    return [(r["ms"], r["close"]) for r in reversed(rows)]
+    return [(r["ms"], r["close"], r["last_trade_id"]) for r in reversed(rows)]
 
 
-async def adopt_and_load(conn: Any, market_id: int, position: int, alert_id: int | None = None) -> list[dict]:
-    """Active alerts of the market (or just `alert_id`); those not adopted yet are adopted at `position`:
-    they are evaluated against trades after max(position, the trade id when they were created)."""
-    await conn.execute(
-        "UPDATE trade.price_alert SET since_trade_id = GREATEST(created_trade_id, $2) "
-        "WHERE market_id = $1 AND status = 'active' AND since_trade_id IS NULL AND ($3::bigint IS NULL OR id = $3)",
-        market_id, position, alert_id)
+async def active_alerts(conn: Any, market_id: int, alert_id: int | None = None) -> list[dict]:
+    """The market's active alerts (or just `alert_id` if it is active), in id order."""
     rows = await conn.fetch(
         f"SELECT {ALERT_COLUMNS} FROM trade.price_alert a WHERE a.market_id = $1 AND a.status = 'active' "
         "AND ($2::bigint IS NULL OR a.id = $2) ORDER BY a.id", market_id, alert_id)
     return [row_dict(r) for r in rows]
+
+
+async def adopt(conn: Any, alert_ids: list[int]) -> None:
+    """The evaluator has these alerts (evaluated up to its position): a new owner need not backfill them."""
+    if alert_ids:
+        await conn.execute("UPDATE trade.price_alert SET adopted_at = now() "
+                           "WHERE id = ANY($1::bigint[]) AND adopted_at IS NULL", alert_ids)
 
 
 async def fire(conn: Any, alert_id: int, seq: int, event_ms: int, trade_id: int, price: Decimal,

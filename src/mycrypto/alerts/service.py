@@ -118,7 +118,7 @@ class AlertService:
                 conn, user_id=principal.user_id, market_id=spec.id, condition=condition.type,
                 direction=condition.direction, level=condition.level, params=condition.params(),
                 repeating=options.repeat, cooldown_s=options.cooldown_s, notify_email=options.email,
-                note=options.note, created_trade_id=last_id)
+                note=options.note, since_trade_id=last_id)
             await repo.notify(conn, spec.id, row["id"], "c")
             await uow.commit()
         return alert_dict(spec.symbol, row)

@@ -67,7 +67,7 @@ def test_duplicate_and_old_trades_are_ignored():
 # ---------------------------------------------------------------------------- % change
 def test_change_alert_against_the_price_a_window_ago():
     w = MarketWatch(TICK)
-    minutes = [(T0 + i * 60_000, D(100)) for i in range(30)]          # flat at 100 for 30 minutes
+    minutes = [(T0 + i * 60_000, D(100), i + 1) for i in range(30)]   # flat at 100 for 30 minutes
     w.start(30, (30, ticks(100), T0 + 29 * 60_000 + 30_000))
     cond = dict(type="change", direction="up", percent="5", window="15m")
     interval, count = w.needs_history(parse_condition(cond))
@@ -85,7 +85,8 @@ def test_change_alert_against_the_price_a_window_ago():
 
 # ---------------------------------------------------------------------------- indicators
 def hourly(closes, start=T0):
-    return [(start + i * HOUR, D(c)) for i, c in enumerate(closes)]
+    """Closed hourly candles (open ms, close, last trade id): one trade per hour, ids 1, 2, ..."""
+    return [(start + i * HOUR, D(c), i + 1) for i, c in enumerate(closes)]
 
 
 def test_rsi_alert_fires_when_a_closed_candle_crosses_the_level():
@@ -102,7 +103,7 @@ def test_rsi_alert_fires_when_a_closed_candle_crosses_the_level():
     fired = feed(w, [(101, "105", last_open + 20), (102, "120", last_open + 30)])
     assert fired == []                                   # intra-candle: nothing yet
     fired = w.trade(103, ticks("119"), last_open + HOUR + 5)
-    expected = ind.rounded(ind.rsi([c for _, c in rows] + [D(120)], 14)[-1])
+    expected = ind.rounded(ind.rsi([c for _, c, _ in rows] + [D(120)], 14)[-1])
     assert expected > 70
     assert [(f.alert_id, f.seq, f.trade_id, f.price, f.value) for f in fired] == [
         (1, last_open, 102, D(120), expected)]
@@ -176,8 +177,8 @@ def db_candles(trades, interval, upto_id):
     closes = {}
     for tid, price, ms in trades[:upto_id]:
         if ms < boundary:
-            closes[ms - ms % length] = price
-    return sorted(closes.items())
+            closes[ms - ms % length] = (price, tid)
+    return [(open_ms, price, tid) for open_ms, (price, tid) in sorted(closes.items())]
 
 
 def build(trades, cursor, alerts, fired_so_far):
@@ -195,7 +196,11 @@ def build(trades, cursor, alerts, fired_so_far):
             w.load_history(need[0], rows, need[1])
         last_seq = max((f[1] for f in mine), default=None)
         last_ms = max((f[3] for f in mine), default=None)
-        w.add(WatchedAlert(a.id, a.condition, a.repeating, a.cooldown_s, a.since_trade_id, last_seq, last_ms))
+        adopted = a.since_trade_id < cursor or a.adopted   # (the first run knew it from before since_trade_id)
+        trades_after = [(t, ticks(p), m) for t, p, m in trades[:cursor]] if not adopted else None
+        fired = w.add(WatchedAlert(a.id, a.condition, a.repeating, a.cooldown_s, a.since_trade_id, last_seq, last_ms,
+                                   adopted), trades_after)
+        assert fired == []
     return w
 
 
@@ -219,6 +224,45 @@ def test_restart_at_any_cursor_fires_exactly_what_one_run_fires(seed):
         for tid, price, ms in trades[crash_at:]:
             replay.extend((f.alert_id, f.seq, f.trade_id, f.ms) for f in w.trade(tid, ticks(price), ms))
         assert recorded + replay == one_run
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_an_alert_heard_of_late_is_backfilled_to_what_it_would_have_fired(seed):
+    """The evaluator learns of a new alert milliseconds after it was created (it may have evaluated
+    trades since): adding it then fires exactly what it would have fired had it been known at once."""
+    trades = random_trades(400, 100 + seed)
+    rnd = random.Random(seed)
+    alerts = [(i + 1, parse_condition(c), i % 2 == 0, 60 * (i % 3), rnd.randint(60, 200)) for i, c in enumerate(CONDITIONS)]
+
+    def fresh():
+        return [WatchedAlert(i, c, rep, cd, since) for i, c, rep, cd, since in alerts]
+
+    on_time = build(trades, 50, fresh(), [])     # knew every alert before its since_trade_id
+    expected = []
+    for tid, price, ms in trades[50:]:
+        expected.extend((f.alert_id, f.seq, f.trade_id) for f in on_time.trade(tid, ticks(price), ms))
+    assert len({f[0] for f in expected}) >= 5
+
+    for late_by, from_database in ((1, False), (3, False), (120, False), (120, True)):
+        w = build(trades, 50, [], [])
+        got, added = [], False
+        for tid, price, ms in trades[50:]:
+            got.extend((f.alert_id, f.seq, f.trade_id) for f in w.trade(tid, ticks(price), ms))
+            if not added and tid >= max(a[4] for a in alerts) + late_by:
+                if from_database:
+                    w.recent.clear()                      # as after a restart: the trades come from the database
+                for a in fresh():
+                    assert w.backfills(a)
+                    back = w.recent_ms(a.since_trade_id)
+                    assert back == (None if from_database else trades[a.since_trade_id - 1][2])
+                    need = w.needs_history(a.condition, trades[a.since_trade_id - 1][2])
+                    if need is not None:
+                        w.load_history(need[0], db_candles(trades, need[0], tid)[-need[1]:], need[1])
+                    rows = [(t, ticks(p), m) for t, p, m in trades[:tid]] if w.needs_trades(a) else None
+                    assert (rows is not None) == (from_database and not a.condition.candle_based)
+                    got.extend((f.alert_id, f.seq, f.trade_id) for f in w.add(a, rows))
+                added = True
+        assert sorted(got) == sorted(expected), late_by
 
 
 def test_history_sizes():

@@ -10,6 +10,12 @@ candles of every interval an indicator alert uses. For each trade:
    trade's price): its indicator series get their next value at seq = the candle's open time;
 3. the price book gets the trade price (seq = trade id) and each % change window its change.
 
+An alert created while the watch was already past its `since_trade_id` (the last trade id when it
+was created: the evaluator hears of it a few milliseconds later) is first evaluated alone against
+what happened since (`add` backfills it from the recent trades, or from trades the caller read back),
+then joins the books: the result is the same as if it had been known at `since_trade_id`. Once
+"adopted" (recorded by the evaluator), a restart treats it like any other alert.
+
 Candles also close on time without a new trade (`close_due`, the evaluator's timer). Indicator
 values are the API's (marketdata.indicators, rounded to 8 decimals) over the last `history(...)`
 closed candles, so an alert fires exactly when the values GET /api/v1/trade/indicators shows cross.
@@ -21,7 +27,8 @@ lets a new owner replay the trades after the persisted cursor without firing any
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any
@@ -32,6 +39,8 @@ from .conditions import INTERVALS, WINDOWS, Condition
 
 MINUTE = 60_000
 HUNDRED = Decimal(100)
+RECENT_TRADES = 20_000     # trades kept to backfill a new alert (ms to seconds of a busy market)
+MAX_HISTORY = 50_000       # closed candles of one interval kept at most
 
 
 @dataclass(slots=True)
@@ -43,6 +52,7 @@ class WatchedAlert:
     since_trade_id: int = 0
     last_fired_seq: int | None = None
     last_fired_ms: int | None = None
+    adopted: bool = False        # already evaluated from since_trade_id on (by us or an earlier owner)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,25 +87,27 @@ def history(condition: Condition) -> tuple[str, int] | None:
 class _Candles:
     """Closed candles of one interval (open times and closes) and the bucket being formed."""
 
-    __slots__ = ("length", "opens", "closes", "open_ms", "open_last_tid", "last_closed", "keep", "loaded")
+    __slots__ = ("length", "opens", "closes", "tids", "open_ms", "open_last_tid", "last_closed", "keep", "loaded")
 
     def __init__(self, length: int) -> None:
         self.length = length
         self.opens: list[int] = []
         self.closes: list[Decimal] = []
+        self.tids: list[int] = []             # the last trade id of each closed candle
         self.open_ms: int | None = None       # the bucket that has trades and is not closed yet
         self.open_last_tid = 0
         self.last_closed: int | None = None   # open time of the newest closed bucket
         self.keep = 0                         # closes kept (the longest history an alert needs)
         self.loaded = 0                       # closes asked from the database at the last load
 
-    def append(self, open_ms: int, close: Decimal) -> None:
+    def append(self, open_ms: int, close: Decimal, last_tid: int) -> None:
         self.opens.append(open_ms)
         self.closes.append(close)
+        self.tids.append(last_tid)
         self.last_closed = open_ms
         if len(self.closes) > self.keep + 1024:   # trim in chunks (amortised O(1))
-            del self.opens[:-self.keep or None]
-            del self.closes[:-self.keep or None]
+            for column in (self.opens, self.closes, self.tids):
+                del column[:-self.keep or None]
 
 
 class MarketWatch:
@@ -114,6 +126,7 @@ class MarketWatch:
         self._windows: list[str] = []                 # % change windows with a book
         self._timed: set[str] = set()                 # intervals with an indicator book
         self._pending: list[tuple[int, int]] = []    # (since_trade_id, alert id) not yet active
+        self.recent: deque[tuple[int, int, int]] = deque(maxlen=RECENT_TRADES)   # (id, ticks, ms)
 
     # ------------------------------------------------------------------ set-up
     def start(self, position: int, last_trade: tuple[int, int, int] | None) -> None:
@@ -125,15 +138,33 @@ class MarketWatch:
             for c in self.candles.values():
                 self._open_bucket(c, last_trade[2], last_trade[0])
 
-    def needs_history(self, condition: Condition) -> tuple[str, int] | None:
-        """(interval, closed candles to load) before `add`, or None if memory already has enough."""
+    def needs_history(self, condition: Condition, back_to_ms: int | None = None) -> tuple[str, int] | None:
+        """(interval, closed candles to load) before `add`, or None if memory already has enough.
+        `back_to_ms`: the alert is backfilled from a trade at that time (see backfills), so the
+        history must reach back that far too."""
         need = history(condition)
         if need is None:
             return None
-        c = self.candles.get(need[0])
-        if c is not None and c.loaded >= need[1]:
+        interval, count = need
+        if back_to_ms is not None and self.last_ms is not None and self.last_ms > back_to_ms:
+            length = INTERVALS[interval]
+            count = min(count + (self.last_ms - back_to_ms) // length + 2, MAX_HISTORY)
+        c = self.candles.get(interval)
+        if c is not None and c.loaded >= count:
             return None
-        return need
+        return interval, count
+
+    def backfills(self, alert: WatchedAlert) -> bool:
+        """Will `add` evaluate this alert against trades already processed (created before the position,
+        not adopted yet)? Then pass the time of its since_trade_id to needs_history."""
+        return not alert.adopted and alert.since_trade_id < self.position
+
+    def recent_ms(self, trade_id: int) -> int | None:
+        """The time of a trade still in memory (None: ask the database)."""
+        recent = self.recent
+        if recent and recent[0][0] <= trade_id <= recent[-1][0]:
+            return recent[trade_id - recent[0][0]][2]   # (trade ids are dense per market)
+        return None
 
     def history_boundary(self, interval: str) -> int | None:
         """Load closed candles that opened before this time (and ended at or before the position):
@@ -145,11 +176,13 @@ class MarketWatch:
             return c.last_closed + c.length
         return self.last_ms - self.last_ms % INTERVALS[interval]
 
-    def load_history(self, interval: str, rows: list[tuple[int, Decimal]], asked: int) -> None:
-        """Closed candles (open ms, close) oldest first, read from the database as of the position."""
+    def load_history(self, interval: str, rows: list[tuple[int, Decimal, int]], asked: int) -> None:
+        """Closed candles (open ms, close, last trade id) oldest first, read from the database as of
+        the position."""
         c = self._candles(interval)
         c.opens = [r[0] for r in rows]
         c.closes = [r[1] for r in rows]
+        c.tids = [r[2] for r in rows]
         c.last_closed = c.opens[-1] if c.opens else c.last_closed
         c.loaded = max(c.loaded, asked)
         c.keep = max(c.keep, asked)
@@ -163,19 +196,79 @@ class MarketWatch:
         return c
 
     # ------------------------------------------------------------------ alerts
-    def add(self, alert: WatchedAlert) -> None:
-        """Watch an alert (load its history first, see needs_history). It joins the books after trade
-        `since_trade_id`: now if that is already processed, else when the trades reach it."""
+    def needs_trades(self, alert: WatchedAlert) -> bool:
+        """Must the caller read the trades after the alert's since_trade_id (and that trade) for `add`?
+        (A price or % change alert to backfill beyond the recent trades kept in memory.)"""
+        if alert.adopted or alert.since_trade_id >= self.position or alert.condition.candle_based:
+            return False
+        recent = self.recent
+        return not recent or recent[0][0] > max(alert.since_trade_id, 1)
+
+    def add(self, alert: WatchedAlert, trades: list[tuple[int, int, int]] | None = None) -> list[Firing]:
+        """Watch an alert (load its candle history first, see needs_history). It is evaluated from
+        after trade `since_trade_id`: pending until the trades reach it; or, when they are past it and
+        it is not adopted yet, backfilled at once (the firings are returned) - from `trades` ((id, ticks,
+        ms) from the one at or before since_trade_id to the position, see needs_trades) or from memory."""
         self.remove(alert.id)
         self.alerts[alert.id] = alert
         need = history(alert.condition)
         if need is not None:
             c = self._candles(need[0])
             c.keep = max(c.keep, need[1])
-        if alert.since_trade_id > self.position:
+        if alert.since_trade_id >= self.position:
             heapq.heappush(self._pending, (alert.since_trade_id, alert.id))
-        else:
+            return []
+        fired = [] if alert.adopted else self._backfill(alert, trades)
+        if alert.repeating or not fired:
             self._activate(alert)
+        else:
+            del self.alerts[alert.id]      # a one-shot that fired in the backfill is done
+        return fired
+
+    def _backfill(self, alert: WatchedAlert, trades: list[tuple[int, int, int]] | None) -> list[Firing]:
+        """Evaluate one alert alone over what happened after its since_trade_id (a one-trigger book fed
+        the same values its series' book got); its trigger keeps the state it ends in."""
+        c = alert.condition
+        since = alert.since_trade_id
+        trigger = self._trigger(alert)
+        out: list[Firing] = []
+        if not c.candle_based:
+            rows = list(trades if trades is not None else self.recent)
+            before = [r for r in rows if r[0] <= since]
+            book = TriggerBook(self._value(c, before[-1]) if before else None)
+            book.add(trigger)
+            for tid, ticks, ms in rows:
+                if tid <= since or tid > self.position:
+                    continue
+                price = self.tick_size * ticks
+                value = ticks if c.type == "price" else self._change(c.window, price, ms)
+                for f in book.update(value, tid, ms):
+                    out.append(Firing(f.key, tid, tid, price, None if c.type == "price" else value, ms))
+        else:
+            candles = self._candles(c.interval)   # type: ignore[arg-type]
+            # candles whose close came after since (their last trade is at or after it: like a pending alert,
+            # which joins before the trade after since - the one that closes such a candle)
+            first = bisect_left(candles.tids, since)
+            book = TriggerBook(_indicator(c.series_key, candles.closes[:first]) if first else None)
+            book.add(trigger)
+            for j in range(first, len(candles.closes)):
+                value = _indicator(c.series_key, candles.closes[:j + 1])
+                open_ms = candles.opens[j]
+                for f in book.update(value, open_ms, open_ms + candles.length):
+                    out.append(Firing(f.key, open_ms, candles.tids[j], candles.closes[j], value,
+                                      open_ms + candles.length))
+        alert.last_fired_seq, alert.last_fired_ms = trigger.last_fired_seq, trigger.last_fired_ms
+        return out
+
+    def _value(self, c: Condition, trade: tuple[int, int, int]) -> Any:
+        if c.type == "price":
+            return trade[1]
+        return self._change(c.window, self.tick_size * trade[1], trade[2])
+
+    def _trigger(self, alert: WatchedAlert) -> Trigger:
+        c = alert.condition
+        return Trigger(alert.id, c.trigger_direction, c.trigger_level(self.tick_size), alert.repeating,
+                       alert.cooldown_s * 1000, alert.last_fired_seq, alert.last_fired_ms)
 
     def remove(self, alert_id: int) -> WatchedAlert | None:
         alert = self.alerts.pop(alert_id, None)
@@ -203,8 +296,7 @@ class MarketWatch:
             self._members[key] = set()
             self._books_changed()
         self._members[key].add(alert.id)
-        book.add(Trigger(alert.id, c.trigger_direction, c.trigger_level(self.tick_size), alert.repeating,
-                         alert.cooldown_s * 1000, alert.last_fired_seq, alert.last_fired_ms))
+        book.add(self._trigger(alert))
 
     def _books_changed(self) -> None:
         self._windows = [w for w in WINDOWS if ("change", w) in self.books]
@@ -235,6 +327,7 @@ class MarketWatch:
         """The next committed trade (ids increase; an id already processed is ignored)."""
         if trade_id <= self.position:
             return []
+        self.recent.append((trade_id, ticks, ms))
         out: list[Firing] = []
         if self._pending:
             self._activate_pending(trade_id)
@@ -294,7 +387,7 @@ class MarketWatch:
         open_ms, close_tid = c.open_ms, c.open_last_tid
         assert open_ms is not None and self.last_ticks is not None
         close = self.tick_size * self.last_ticks
-        c.append(open_ms, close)
+        c.append(open_ms, close, close_tid)
         c.open_ms = None
         end_ms = open_ms + c.length
         for key, book in self.books.items():

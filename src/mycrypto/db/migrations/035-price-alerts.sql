@@ -34,11 +34,11 @@ CREATE TABLE trade.price_alert (
     notify_email    boolean NOT NULL DEFAULT true,
     note            text NOT NULL DEFAULT '',
     status          text NOT NULL DEFAULT 'active',
-    -- the market's last trade id when the alert was created, and the one after which it is evaluated:
-    -- set by the market's evaluator when it adopts the alert (never below created_trade_id), so that
-    -- a restarted or new owner replays exactly the same trades for it
-    created_trade_id bigint NOT NULL DEFAULT 0,
-    since_trade_id  bigint,
+    -- the market's last trade id when the alert was created: it is evaluated against every later trade
+    since_trade_id  bigint NOT NULL DEFAULT 0,
+    -- when the market's evaluator took it over (after evaluating it against the trades it had already
+    -- evaluated since since_trade_id); a new owner backfills alerts not adopted yet the same way
+    adopted_at      timestamptz,
     fire_count      integer NOT NULL DEFAULT 0,
     -- the series position of the last firing (a trade id, or a candle's open time in ms): a firing
     -- is written only for a greater one, so a replayed crossing can never fire twice
