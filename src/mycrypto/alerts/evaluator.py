@@ -39,10 +39,12 @@ from .domain.watch import Firing, MarketWatch, WatchedAlert
 log = logging.getLogger("mycrypto.alerts.evaluator")
 
 MAX_QUEUED = 200_000        # trades waiting in memory; beyond that they are read back from the database
-CATCH_UP_PAGE = 2000        # trades per catch-up query
-CHUNK = 5000                # trades evaluated per firing transaction at most
+CHUNK = 500                 # trades evaluated per slice: then the loop yields to the sequencers and
+                            # HTTP handlers on the same event loop (a slice costs ~1-10 ms)
+CATCH_UP_PAGE = CHUNK       # trades per catch-up query
 CURSOR_EVERY_S = 1.0        # the cursor is saved at least this often while trades flow
 IDLE_CHECK_S = 1.0          # wake at least this often (timer closes, ownership checks)
+IDLE_BATCHING_S = 0.05      # without alerts, committed batches are taken at most this often
 RETRY_MAX_S = 10.0
 
 
@@ -169,6 +171,7 @@ class MarketEvaluator:
             for r in rows:
                 firings.extend(self.watch.trade(*self._trade_tuple(r)))
             await self._write(firings)
+            await asyncio.sleep(0)
 
     async def _load(self, alert_id: int | None, *, resync: bool = False) -> None:
         """(Re)load the market's active alerts (or one): new ones join the watch - backfilled against the
@@ -242,6 +245,10 @@ class MarketEvaluator:
                 continue
             if self._batches:
                 await self._evaluate_queued()
+                if not self.watch.alerts:
+                    # nothing to fire: only the position moves; take the batches in bigger groups
+                    # rather than waking for every one of them
+                    await asyncio.sleep(IDLE_BATCHING_S)
                 continue
             if not self.is_current():
                 log.info("alert evaluator stops: the engine is gone", extra={"market": self.spec.symbol})
@@ -276,6 +283,7 @@ class MarketEvaluator:
             firings.extend(watch.trade(t[0], t[4], t[11]))
         await self._write(firings)
         await self._save_cursor()
+        await asyncio.sleep(0)   # (a slice done: let the engine and requests run)
 
     async def _drain(self) -> None:
         while self._batches:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..common.bounds import MAX_TIME_MS
-from ..common.errors import AppError
+from ..common.errors import AppError, NotFound
 from ..trading.domain.market import MarketSpec
 from . import indicators as ind
 from . import repository as mdrepo
@@ -42,6 +42,10 @@ class InvalidIndicatorParameter(AppError):
     code, http_status, message = "invalid_parameter", 400, "A parameter is not valid."
 
 
+class UnknownIndicator(NotFound):
+    code, message = "unknown_indicator", f"No such indicator; one of {', '.join(SPECS)}."
+
+
 def catalogue() -> list[dict[str, Any]]:
     """What GET /api/v1/trade/indicators lists: names, parameters (bounds, defaults), value fields."""
     def s(v: Any) -> Any:
@@ -60,7 +64,7 @@ def parse_params(name: str, query: Mapping[str, str]) -> dict[str, Any]:
     """The indicator's parameters from a query string (ints; `k` a plain decimal), bounds checked."""
     spec = SPECS.get(name)
     if spec is None:
-        raise _bad(f"Unknown indicator; one of {', '.join(SPECS)}.", "unknown_indicator")
+        raise UnknownIndicator()
     unknown = set(query) - COMMON - set(spec)
     if unknown:
         raise _bad(f"Unknown parameter(s) for {name}: {', '.join(sorted(unknown))}.", "unknown_parameter")

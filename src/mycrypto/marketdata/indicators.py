@@ -49,13 +49,15 @@ def _ctx() -> Context:
     return Context(prec=PRECISION, rounding=ROUND_HALF_EVEN)
 
 
+_ROUND_CTX = Context(prec=PRECISION, rounding=ROUND_HALF_EVEN)
+
+
 def rounded(value: Decimal | None) -> Decimal | None:
     """The published value: half-even to OUT_DECIMALS places, trailing zeros dropped."""
     if value is None:
         return None
-    with localcontext(_ctx()):
-        q = value.quantize(_OUT, rounding=ROUND_HALF_EVEN)
-    return q.normalize() if q else ZERO
+    q = value.quantize(_OUT, context=_ROUND_CTX)
+    return q.normalize(_ROUND_CTX) if q else ZERO
 
 
 # ---------------------------------------------------------------------------- moving averages

@@ -1,7 +1,5 @@
 """The alerts REST API: per-user authorization (no alert of another user is ever visible or deletable),
 the per-user limit, absurd parameters refused with stable codes, listing, deleting and history."""
-import pytest
-
 from tests.e2e.alerts.kit import ALERTS, create, trade_at, traders, wait_fired
 from tests.e2e.trading.kit import make_trader
 
@@ -67,7 +65,7 @@ async def test_a_deleted_alert_never_fires_and_history_survives_deletion(app, cl
     assert await db.fetchval("SELECT count(*) FROM trade.price_alert_event WHERE alert_id = $1", gone["alert_id"]) == 0
 
 
-@pytest.mark.parametrize("body,status,code", [
+ABSURD = [
     ({"symbol": "BTC-USDT"}, 422, "missing_field"),
     ({"condition": PRICE}, 422, "missing_field"),
     ({"symbol": "DOGE-USDT", "condition": PRICE}, 400, "unknown_market"),
@@ -85,11 +83,14 @@ async def test_a_deleted_alert_never_fires_and_history_survives_deletion(app, cl
      400, "invalid_interval"),
     ({"symbol": "BTC-USDT", "condition": PRICE, "repeat": True, "cooldown_seconds": 1}, 400, "invalid_cooldown"),
     ({"symbol": "BTC-USDT", "condition": PRICE, "note": "x" * 5000}, 400, "invalid_note"),
-])
-async def test_absurd_parameters_are_refused_and_change_nothing(client, db, settings, body, status, code):
+]
+
+
+async def test_absurd_parameters_are_refused_and_change_nothing(client, db, settings):
     user = await make_trader(db, settings)
-    r = await client.post(ALERTS, json=body, headers=user.headers)
-    assert r.status_code == status and r.json()["error"]["code"] == code, r.text
+    for body, status, code in ABSURD:
+        r = await client.post(ALERTS, json=body, headers=user.headers)
+        assert r.status_code == status and r.json()["error"]["code"] == code, (body, r.text)
     assert await db.fetchval("SELECT count(*) FROM trade.price_alert") == 0
 
 
@@ -103,15 +104,14 @@ async def test_price_band_uses_the_last_trade(client, db, settings):
     await create(client, user, {**PRICE, "price": "600"})
 
 
-@pytest.mark.parametrize("query,code", [
-    ("?limit=0", "invalid_limit"), ("?limit=100000", "invalid_limit"), ("?status=deleted", "invalid_status"),
-    ("?cursor=abc", "invalid_cursor"), ("?cursor=99999999999999999999999", "invalid_cursor"),
-    ("?symbol=NOPE", "unknown_market"),
-])
-async def test_bad_list_parameters(client, db, settings, query, code):
+async def test_bad_list_parameters(client, db, settings):
     user = await make_trader(db, settings)
-    r = await client.get(ALERTS + query, headers=user.headers)
-    assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
+    for query, code in (("?limit=0", "invalid_limit"), ("?limit=100000", "invalid_limit"),
+                        ("?status=deleted", "invalid_status"), ("?cursor=abc", "invalid_cursor"),
+                        ("?cursor=99999999999999999999999", "invalid_cursor"), ("?symbol=NOPE", "unknown_market"),
+                        ("/history?alert_id=0", "alert_not_found"), ("/history?cursor=-1", "invalid_cursor")):
+        r = await client.get(ALERTS + query, headers=user.headers)
+        assert r.status_code in (400, 404) and r.json()["error"]["code"] == code, (query, r.text)
 
 
 async def test_malformed_bodies_and_ids(client, db, settings):

@@ -30,7 +30,7 @@ import heapq
 from bisect import bisect_left, bisect_right
 from collections import deque
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import Context, Decimal
 from typing import Any
 
 from ...marketdata import indicators as ind
@@ -39,6 +39,7 @@ from .conditions import INTERVALS, WINDOWS, Condition
 
 MINUTE = 60_000
 HUNDRED = Decimal(100)
+CTX = Context(prec=ind.PRECISION)   # explicit context: no context switch per trade
 RECENT_TRADES = 20_000     # trades kept to backfill a new alert (ms to seconds of a busy market)
 MAX_HISTORY = 50_000       # closed candles of one interval kept at most
 
@@ -406,9 +407,7 @@ class MarketWatch:
         if i < 0:
             return None
         ref = minutes.closes[i]
-        with localcontext() as ctx:
-            ctx.prec = ind.PRECISION
-            return ind.rounded((price - ref) * HUNDRED / ref)
+        return ind.rounded(CTX.divide(CTX.multiply(price - ref, HUNDRED), ref))
 
 
 def _indicator(key: tuple, closes: list[Decimal]) -> Decimal | None:
