@@ -60,6 +60,11 @@ def _limit(limit: int) -> int:
     return limit
 
 
+def _page(rows: list, limit: int, render: Callable[[Any], dict[str, Any]]) -> Page:
+    """Rows fetched with limit + 1 (newest first, keyset on id) -> the page and the next cursor."""
+    return Page([render(r) for r in rows[:limit]], str(rows[limit - 1]["id"]) if len(rows) > limit else None)
+
+
 def _alert_id(alert_id: int) -> int:
     if not 0 < alert_id <= MAX_DB_ID:
         raise AlertNotFound()
@@ -134,8 +139,7 @@ class AlertService:
         async with self.db.acquire() as conn:
             rows = await repo.list_alerts(conn, principal.user_id, market_id=market_id, status=status,
                                           before_id=_cursor(cursor), limit=limit + 1)
-        items = [alert_dict(self._symbol(r["market_id"]), r) for r in rows[:limit]]
-        return Page(items, str(rows[limit - 1]["id"]) if len(rows) > limit else None)
+        return _page(rows, limit, lambda r: alert_dict(self._symbol(r["market_id"]), r))
 
     async def get(self, principal: Principal, alert_id: int) -> dict[str, Any]:
         principal.require("read")
@@ -167,8 +171,7 @@ class AlertService:
         async with self.db.acquire() as conn:
             rows = await repo.history(conn, principal.user_id, alert_id=alert_id, market_id=market_id,
                                       before_id=_cursor(cursor), limit=limit + 1)
-        items = [event_dict(self._symbol(r["market_id"]), r) for r in rows[:limit]]
-        return Page(items, str(rows[limit - 1]["id"]) if len(rows) > limit else None)
+        return _page(rows, limit, lambda r: event_dict(self._symbol(r["market_id"]), r))
 
     # ------------------------------------------------------------------ evaluation
     def engine_started(self, engine: Any) -> None:

@@ -29,13 +29,19 @@ async def cursor(db):
                              "(SELECT id FROM trade.market WHERE symbol = 'BTC-USDT')")
 
 
+async def reference_and_alert(app, client, seller, buyer, user) -> dict:
+    """A trade at 50000, then an alert above 50500, evaluated up to that trade."""
+    first = await trade_at(client, seller, buyer, "50000")
+    alert = await create(client, user, {"type": "price", "direction": "above", "price": "50500"})
+    await evaluated_up_to(app, "BTC-USDT", first)
+    return alert
+
+
 async def test_restart_between_the_reference_and_the_crossing(db, settings, smtp_sink):
     seller, buyer = await traders(db, settings)
     user = await make_trader(db, settings)
     async with running(settings) as (app, client):
-        first = await trade_at(client, seller, buyer, "50000")
-        alert = await create(client, user, {"type": "price", "direction": "above", "price": "50500"})
-        await evaluated_up_to(app, "BTC-USDT", first)
+        alert = await reference_and_alert(app, client, seller, buyer, user)
     async with running(settings) as (app, client):
         await trade_at(client, seller, buyer, "50400")
         crossing = await trade_at(client, seller, buyer, "50600")
@@ -48,9 +54,7 @@ async def test_trades_committed_while_nobody_evaluated_are_caught_up_on_start(db
     seller, buyer = await traders(db, settings)
     user = await make_trader(db, settings)
     async with running(settings) as (app, client):
-        first = await trade_at(client, seller, buyer, "50000")
-        alert = await create(client, user, {"type": "price", "direction": "above", "price": "50500"})
-        await evaluated_up_to(app, "BTC-USDT", first)
+        alert = await reference_and_alert(app, client, seller, buyer, user)
         # the evaluator dies (say, a bug) while the engine keeps committing trades
         container = app.state.container
         market_id = container.services["trade_registry"].by_symbol["BTC-USDT"].id
