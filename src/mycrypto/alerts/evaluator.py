@@ -274,12 +274,14 @@ class MarketEvaluator:
             batch = self._batches.popleft()
             self._queued -= len(batch)
             trades.extend(batch)
-        first = trades[0][0]
-        if first > self.watch.position + 1:
-            await self._catch_up(first - 1)   # committed while we were not listening
         watch = self.watch
         firings: list[Firing] = []
         for t in trades:
+            if t[0] > watch.position + 1:
+                # a gap: trades committed while nobody handed them over (read them back first)
+                await self._write(firings)
+                firings = []
+                await self._catch_up(t[0] - 1)
             firings.extend(watch.trade(t[0], t[4], t[11]))
         await self._write(firings)
         await self._save_cursor()
@@ -325,13 +327,14 @@ class MarketEvaluator:
     # ------------------------------------------------------------------ alert changes
     async def _apply_commands(self) -> None:
         while self._commands:
-            op, alert_id = self._commands.popleft()
+            op, alert_id = self._commands[0]
             if op == "d":
                 self.watch.remove(alert_id)
             elif op == "c":
                 await self._load(alert_id)
             else:
                 await self._load(None, resync=True)
+            self._commands.popleft()   # (only once done: a failure retries it)
 
     # ------------------------------------------------------------------ status
     def status(self) -> dict[str, Any]:

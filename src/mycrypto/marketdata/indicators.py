@@ -31,8 +31,10 @@ those of a computation over the market's whole history (except, rarely, a last-d
 """
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
-from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+from typing import Any
 
 PRECISION = 60
 OUT_DECIMALS = 8
@@ -45,123 +47,174 @@ EMA_WARMUP_FACTOR = 17
 WILDER_WARMUP_FACTOR = 34
 
 
-def _ctx() -> Context:
-    return Context(prec=PRECISION, rounding=ROUND_HALF_EVEN)
-
-
-_ROUND_CTX = Context(prec=PRECISION, rounding=ROUND_HALF_EVEN)
+C = Context(prec=PRECISION, rounding=ROUND_HALF_EVEN)   # every operation names it: no ambient context
 
 
 def rounded(value: Decimal | None) -> Decimal | None:
     """The published value: half-even to OUT_DECIMALS places, trailing zeros dropped."""
     if value is None:
         return None
-    q = value.quantize(_OUT, context=_ROUND_CTX)
-    return q.normalize(_ROUND_CTX) if q else ZERO
+    q = value.quantize(_OUT, context=C)
+    return q.normalize(C) if q else ZERO
 
 
-# ---------------------------------------------------------------------------- moving averages
+# ---------------------------------------------------------------------------- running state
+# Each indicator is a small state machine fed one close at a time (`update` returns the value at that
+# candle, None while undefined): the list functions below run it over a series, and the alert
+# evaluator keeps one per watched series and feeds it each closing candle in O(1).
+class Sma:
+    __slots__ = ("period", "window", "total")
+
+    def __init__(self, period: int) -> None:
+        _check_period(period)
+        self.period = period
+        self.window: deque[Decimal] = deque()
+        self.total = ZERO
+
+    def update(self, x: Decimal) -> Decimal | None:
+        self.window.append(x)
+        self.total = C.add(self.total, x)
+        if len(self.window) > self.period:
+            self.total = C.subtract(self.total, self.window.popleft())
+        return C.divide(self.total, self.period) if len(self.window) == self.period else None
+
+
+class Ema:
+    """alpha = 2 / (period + 1), seeded with the SMA of the first `period` values."""
+
+    __slots__ = ("period", "alpha", "keep", "n", "total", "value")
+
+    def __init__(self, period: int) -> None:
+        _check_period(period)
+        self.period = period
+        self.alpha = C.divide(TWO, period + 1)
+        self.keep = C.subtract(ONE, self.alpha)
+        self.n = 0
+        self.total = ZERO
+        self.value: Decimal | None = None
+
+    def update(self, x: Decimal) -> Decimal | None:
+        if self.value is None:
+            self.n += 1
+            self.total = C.add(self.total, x)
+            if self.n == self.period:
+                self.value = C.divide(self.total, self.period)
+            return self.value
+        self.value = C.add(C.multiply(self.alpha, x), C.multiply(self.keep, self.value))
+        return self.value
+
+
+class Rsi:
+    """Wilder's RSI: the first averages are means of the first `period` gains/losses, then
+    avg = (avg * (period - 1) + x) / period."""
+
+    __slots__ = ("period", "prev", "n", "gain", "loss", "ready")
+
+    def __init__(self, period: int = 14) -> None:
+        _check_period(period)
+        self.period = period
+        self.prev: Decimal | None = None
+        self.n = 0
+        self.gain = ZERO       # sums while n < period, then the averages
+        self.loss = ZERO
+        self.ready = False
+
+    def update(self, x: Decimal) -> Decimal | None:
+        prev, self.prev = self.prev, x
+        if prev is None:
+            return None
+        d = C.subtract(x, prev)
+        gain, loss = (d, ZERO) if d > 0 else (ZERO, C.minus(d))
+        p = self.period
+        if not self.ready:
+            self.n += 1
+            self.gain, self.loss = C.add(self.gain, gain), C.add(self.loss, loss)
+            if self.n < p:
+                return None
+            self.gain, self.loss, self.ready = C.divide(self.gain, p), C.divide(self.loss, p), True
+        else:
+            self.gain = C.divide(C.add(C.multiply(self.gain, p - 1), gain), p)
+            self.loss = C.divide(C.add(C.multiply(self.loss, p - 1), loss), p)
+        if not self.loss:
+            return HUNDRED if self.gain else Decimal(50)
+        return C.subtract(HUNDRED, C.divide(HUNDRED, C.add(ONE, C.divide(self.gain, self.loss))))
+
+
+class Macd:
+    """(line, signal, histogram): line = EMA(fast) - EMA(slow), signal = EMA(signal) of the line."""
+
+    __slots__ = ("fast", "slow", "signal")
+
+    def __init__(self, fast: int = 12, slow: int = 26, signal: int = 9) -> None:
+        if not fast < slow:
+            raise ValueError("fast must be shorter than slow")
+        self.fast, self.slow, self.signal = Ema(fast), Ema(slow), Ema(signal)
+
+    def update(self, x: Decimal) -> tuple[Decimal, Decimal, Decimal] | None:
+        f, s = self.fast.update(x), self.slow.update(x)
+        if f is None or s is None:
+            return None
+        line = C.subtract(f, s)
+        sig = self.signal.update(line)
+        return None if sig is None else (line, sig, C.subtract(line, sig))
+
+
+class Bollinger:
+    """(middle, upper, lower): SMA +/- k population standard deviations of the same closes."""
+
+    __slots__ = ("period", "k", "window", "total", "squares")
+
+    def __init__(self, period: int = 20, k: Decimal = TWO) -> None:
+        _check_period(period)
+        self.period, self.k = period, k
+        self.window: deque[Decimal] = deque()
+        self.total = ZERO
+        self.squares = ZERO
+
+    def update(self, x: Decimal) -> tuple[Decimal, Decimal, Decimal] | None:
+        self.window.append(x)
+        self.total, self.squares = C.add(self.total, x), C.add(self.squares, C.multiply(x, x))
+        if len(self.window) > self.period:
+            old = self.window.popleft()
+            self.total, self.squares = C.subtract(self.total, old), C.subtract(self.squares, C.multiply(old, old))
+        if len(self.window) < self.period:
+            return None
+        mean = C.divide(self.total, self.period)
+        variance = C.subtract(C.divide(self.squares, self.period), C.multiply(mean, mean))
+        band = C.multiply(self.k, C.sqrt(variance)) if variance > 0 else ZERO
+        return mean, C.add(mean, band), C.subtract(mean, band)
+
+
+# ---------------------------------------------------------------------------- over a series
+def _run(state: Any, values: Sequence[Decimal]) -> list:
+    return [state.update(v) for v in values]
+
+
 def sma(values: Sequence[Decimal], period: int) -> list[Decimal | None]:
-    _check_period(period)
-    out: list[Decimal | None] = [None] * len(values)
-    with localcontext(_ctx()):
-        total = ZERO
-        for i, v in enumerate(values):
-            total += v
-            if i >= period:
-                total -= values[i - period]
-            if i >= period - 1:
-                out[i] = total / period
-    return out
+    return _run(Sma(period), values)
 
 
 def ema(values: Sequence[Decimal | None], period: int) -> list[Decimal | None]:
-    """EMA seeded with the SMA of the first `period` values; leading Nones (an undefined input,
-    e.g. the MACD line) are skipped, so the seed is taken from the first `period` defined values."""
-    _check_period(period)
-    out: list[Decimal | None] = [None] * len(values)
-    start = next((i for i, v in enumerate(values) if v is not None), len(values))
-    if len(values) - start < period:
-        return out
-    with localcontext(_ctx()):
-        alpha = TWO / (period + 1)
-        keep = ONE - alpha
-        prev = sum(values[start:start + period], ZERO) / period   # type: ignore[arg-type]
-        out[start + period - 1] = prev
-        for i in range(start + period, len(values)):
-            prev = alpha * values[i] + keep * prev   # type: ignore[operator]
-            out[i] = prev
-    return out
+    """Leading Nones (an undefined input, e.g. the MACD line) are skipped: the seed is the SMA of the
+    first `period` defined values."""
+    state = Ema(period)
+    return [None if v is None else state.update(v) for v in values]
 
 
-# ---------------------------------------------------------------------------- RSI
 def rsi(closes: Sequence[Decimal], period: int = 14) -> list[Decimal | None]:
-    _check_period(period)
-    out: list[Decimal | None] = [None] * len(closes)
-    if len(closes) <= period:
-        return out
-    with localcontext(_ctx()):
-        gains = ZERO
-        losses = ZERO
-        for i in range(1, period + 1):
-            d = closes[i] - closes[i - 1]
-            if d > 0:
-                gains += d
-            else:
-                losses -= d
-        avg_gain, avg_loss = gains / period, losses / period
-        out[period] = _rsi_value(avg_gain, avg_loss)
-        keep = period - 1
-        for i in range(period + 1, len(closes)):
-            d = closes[i] - closes[i - 1]
-            gain, loss = (d, ZERO) if d > 0 else (ZERO, -d)
-            avg_gain = (avg_gain * keep + gain) / period
-            avg_loss = (avg_loss * keep + loss) / period
-            out[i] = _rsi_value(avg_gain, avg_loss)
-    return out
+    return _run(Rsi(period), closes)
 
 
-def _rsi_value(avg_gain: Decimal, avg_loss: Decimal) -> Decimal:
-    if not avg_loss:
-        return HUNDRED if avg_gain else Decimal(50)
-    return HUNDRED - HUNDRED / (ONE + avg_gain / avg_loss)
-
-
-# ---------------------------------------------------------------------------- MACD
 def macd(closes: Sequence[Decimal], fast: int = 12, slow: int = 26,
          signal: int = 9) -> list[tuple[Decimal, Decimal, Decimal] | None]:
     """(line, signal, histogram) per candle; None until the signal line is defined."""
-    if not fast < slow:
-        raise ValueError("fast must be shorter than slow")
-    fast_ema, slow_ema = ema(closes, fast), ema(closes, slow)
-    with localcontext(_ctx()):
-        line = [f - s if f is not None and s is not None else None for f, s in zip(fast_ema, slow_ema)]
-        sig = ema(line, signal)
-        return [(m, s, m - s) if m is not None and s is not None else None for m, s in zip(line, sig)]
+    return _run(Macd(fast, slow, signal), closes)
 
 
-# ---------------------------------------------------------------------------- Bollinger Bands
 def bollinger(closes: Sequence[Decimal], period: int = 20,
               k: Decimal = TWO) -> list[tuple[Decimal, Decimal, Decimal] | None]:
     """(middle, upper, lower) per candle."""
-    _check_period(period)
-    out: list[tuple[Decimal, Decimal, Decimal] | None] = [None] * len(closes)
-    with localcontext(_ctx()):
-        total = ZERO
-        squares = ZERO
-        for i, c in enumerate(closes):
-            total += c
-            squares += c * c
-            if i >= period:
-                old = closes[i - period]
-                total -= old
-                squares -= old * old
-            if i >= period - 1:
-                mean = total / period
-                variance = squares / period - mean * mean
-                sd = variance.sqrt() if variance > 0 else ZERO
-                out[i] = (mean, mean + k * sd, mean - k * sd)
-    return out
+    return _run(Bollinger(period, k), closes)
 
 
 # ---------------------------------------------------------------------------- VWAP
@@ -170,23 +223,19 @@ def vwap(open_times_ms: Sequence[int], volumes: Sequence[Decimal], quote_volumes
     """Trade VWAP: anchored at each UTC day's start (period None), or over the last `period` candles."""
     n = len(volumes)
     out: list[Decimal | None] = [None] * n
-    with localcontext(_ctx()):
-        vol = ZERO
-        quote = ZERO
-        day = None
-        for i in range(n):
-            if period is None:
-                d = open_times_ms[i] // DAY_MS
-                if d != day:
-                    day, vol, quote = d, ZERO, ZERO
-            vol += volumes[i]
-            quote += quote_volumes[i]
-            if period is not None and i >= period:
-                vol -= volumes[i - period]
-                quote -= quote_volumes[i - period]
-            if period is not None and i < period - 1:
-                continue
-            out[i] = quote / vol if vol else None
+    vol = quote = ZERO
+    day = None
+    for i in range(n):
+        if period is None:
+            d = open_times_ms[i] // DAY_MS
+            if d != day:
+                day, vol, quote = d, ZERO, ZERO
+        vol, quote = C.add(vol, volumes[i]), C.add(quote, quote_volumes[i])
+        if period is not None and i >= period:
+            vol, quote = C.subtract(vol, volumes[i - period]), C.subtract(quote, quote_volumes[i - period])
+        if period is not None and i < period - 1:
+            continue
+        out[i] = C.divide(quote, vol) if vol else None
     return out
 
 

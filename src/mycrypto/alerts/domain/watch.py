@@ -17,8 +17,9 @@ then joins the books: the result is the same as if it had been known at `since_t
 "adopted" (recorded by the evaluator), a restart treats it like any other alert.
 
 Candles also close on time without a new trade (`close_due`, the evaluator's timer). Indicator
-values are the API's (marketdata.indicators, rounded to 8 decimals) over the last `history(...)`
-closed candles, so an alert fires exactly when the values GET /api/v1/trade/indicators shows cross.
+values are the API's (marketdata.indicators, rounded to 8 decimals): each indicator series keeps a
+running indicator, started over the last `history(...)` closed candles (its warm-up) and fed each
+closing candle in O(1), so an alert fires when the values GET /api/v1/trade/indicators shows cross.
 
 Deterministic: the same trades (and the same loaded history) give the same firings, which is what
 lets a new owner replay the trades after the persisted cursor without firing anything twice
@@ -126,6 +127,7 @@ class MarketWatch:
         self._members: dict[tuple, set[int]] = {}   # series key -> alert ids (to drop empty books)
         self._windows: list[str] = []                 # % change windows with a book
         self._timed: set[str] = set()                 # intervals with an indicator book
+        self._states: dict[tuple, Any] = {}           # indicator series key -> its running indicator
         self._pending: list[tuple[int, int]] = []    # (since_trade_id, alert id) not yet active
         self.recent: deque[tuple[int, int, int]] = deque(maxlen=RECENT_TRADES)   # (id, ticks, ms)
 
@@ -293,7 +295,13 @@ class MarketWatch:
         key = c.series_key
         book = self.books.get(key)
         if book is None:
-            book = self.books[key] = TriggerBook(self._current(c))
+            if c.candle_based:
+                # the indicator runs from here on, one close at a time (O(1) per candle)
+                candles = self._candles(c.interval)   # type: ignore[arg-type]
+                self._states[key], current = _running(key, candles.closes)
+            else:
+                current = self._current(c)
+            book = self.books[key] = TriggerBook(current)
             self._members[key] = set()
             self._books_changed()
         self._members[key].add(alert.id)
@@ -302,6 +310,8 @@ class MarketWatch:
     def _books_changed(self) -> None:
         self._windows = [w for w in WINDOWS if ("change", w) in self.books]
         self._timed = {k[1] for k in self.books if k[0] not in ("price", "change")}
+        for key in [k for k in self._states if k not in self.books]:
+            del self._states[key]
 
     def _current(self, c: Condition) -> Any:
         """The series' value now (the reference new triggers are placed against)."""
@@ -311,8 +321,7 @@ class MarketWatch:
             if self.last_ticks is None:
                 return None
             return self._change(c.window, self.tick_size * self.last_ticks, self.last_ms)  # type: ignore[arg-type]
-        candles = self.candles.get(c.interval)   # type: ignore[arg-type]
-        return _indicator(c.series_key, candles.closes) if candles is not None and candles.closes else None
+        raise ValueError("indicator series start from their running state")   # (see _activate)
 
     def _activate_pending(self, trade_id: int) -> None:
         pending = self._pending
@@ -393,7 +402,7 @@ class MarketWatch:
         end_ms = open_ms + c.length
         for key, book in self.books.items():
             if len(key) > 2 and key[1] == interval:
-                value = _indicator(key, c.closes)
+                value = _series_value(key, self._states[key].update(close), close)
                 for f in book.update(value, open_ms, end_ms):
                     out.append(Firing(f.key, open_ms, close_tid, close, value, end_ms))
 
@@ -410,27 +419,55 @@ class MarketWatch:
         return ind.rounded(CTX.divide(CTX.multiply(price - ref, HUNDRED), ref))
 
 
-def _indicator(key: tuple, closes: list[Decimal]) -> Decimal | None:
-    """An indicator series' value at the newest closed candle (None: not enough candles yet)."""
+def _state(key: tuple) -> Any:
+    """A fresh running indicator (marketdata.indicators) for an indicator series key."""
     kind = key[0]
     if kind == "rsi":
-        period = key[2]
-        return ind.rounded(ind.rsi(closes[-(ind.warmup("rsi", period) + 1):], period)[-1])
+        return ind.Rsi(key[2])
     if kind == "sma_cross":
-        period = key[2]
-        if len(closes) < period:
-            return None
-        average = ind.sma(closes[-period:], period)[-1]
-        return ind.rounded(closes[-1] - ind.rounded(average))   # type: ignore[operator]
+        return ind.Sma(key[2])
     if kind == "ema_cross":
-        period = key[2]
-        average = ind.ema(closes[-(ind.warmup("ema", period) + 1):], period)[-1]
-        return None if average is None else ind.rounded(closes[-1] - ind.rounded(average))   # type: ignore[operator]
+        return ind.Ema(key[2])
     if kind == "macd_cross":
-        _, _, fast, slow, signal = key
-        m = ind.macd(closes[-(ind.warmup("macd", slow=slow, signal=signal) + 1):], fast, slow, signal)[-1]
-        return None if m is None else ind.rounded(ind.rounded(m[0]) - ind.rounded(m[1]))   # type: ignore[operator]
+        return ind.Macd(*key[2:])
     raise ValueError(f"not an indicator series: {key!r}")
+
+
+def _window(key: tuple) -> int:
+    """Closes an indicator is computed over (its warm-up, see marketdata.indicators)."""
+    kind = key[0]
+    if kind == "sma_cross":
+        return key[2]
+    if kind == "macd_cross":
+        return ind.warmup("macd", slow=key[3], signal=key[4]) + 1
+    return ind.warmup("rsi" if kind == "rsi" else "ema", key[2]) + 1
+
+
+def _series_value(key: tuple, raw: Any, close: Decimal) -> Decimal | None:
+    """The watched value from the indicator's value at a candle: RSI itself, close - average, or
+    MACD line - signal (each term as the API publishes it)."""
+    if raw is None:
+        return None
+    kind = key[0]
+    if kind == "rsi":
+        return ind.rounded(raw)
+    if kind == "macd_cross":
+        return ind.rounded(ind.rounded(raw[0]) - ind.rounded(raw[1]))
+    return ind.rounded(close - ind.rounded(raw))
+
+
+def _running(key: tuple, closes: list[Decimal]) -> tuple[Any, Decimal | None]:
+    """(a running indicator fed the last closes it needs, the series value at the newest close)."""
+    state = _state(key)
+    raw = None
+    for close in closes[-_window(key):]:
+        raw = state.update(close)
+    return state, _series_value(key, raw, closes[-1]) if closes else None
+
+
+def _indicator(key: tuple, closes: list[Decimal]) -> Decimal | None:
+    """An indicator series' value at the newest of `closes` (None: not enough candles yet)."""
+    return _running(key, closes)[1]
 
 
 __all__ = ["MarketWatch", "WatchedAlert", "Firing", "Fired", "history"]
