@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from ..auth.principal import current_principal
 from ..common.jsonresp import json_response
-from .schemas import AlertCreate, parse_create
+from .schemas import create_schema, parse_create
 from .service import AlertService
 
 PREFIX = "/api/v1/trade/alerts"
@@ -24,7 +24,7 @@ def _service(request: Request) -> AlertService:
 
 
 @router.post(PREFIX, status_code=201, summary="Create a price or indicator alert",
-             openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": AlertCreate.model_json_schema()}}}})
+             openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": create_schema()}}}})
 async def create_alert(request: Request) -> Response:
     principal = await current_principal(request)
     data = parse_create(await request.body())

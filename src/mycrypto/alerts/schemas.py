@@ -78,3 +78,22 @@ class AlertCreate(BaseModel):
     cooldown_seconds: int | None = Field(None, ge=60, le=604800, description="repeating alerts: default 300")
     email: bool = Field(True, description="also send an email when it fires")
     note: str = Field("", max_length=200)
+
+
+def create_schema() -> dict[str, Any]:
+    """AlertCreate's JSON schema with its nested model inlined (a `#/$defs/...` reference would not
+    resolve inside the OpenAPI document)."""
+    schema = AlertCreate.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return inline(defs[ref.rsplit("/", 1)[1]])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return inline(schema)
