@@ -4,7 +4,7 @@
 series' inputs: the last trade price, the 1m closes a % change looks back into, and the closed
 candles of every interval an indicator alert uses. For each trade:
 
-1. alerts adopted after an earlier trade id (`since_trade_id`) join the books now (placed against
+1. alerts created after an earlier trade (their `since_trade_id`) join the books now (placed against
    the series' current values, so they never fire on what happened before them);
 2. every interval whose candle the trade leaves behind closes that candle (close = the previous
    trade's price): its indicator series get their next value at seq = the candle's open time;
@@ -75,14 +75,8 @@ def history(condition: Condition) -> tuple[str, int] | None:
     c = condition
     if c.type == "change":
         return "1m", WINDOWS[c.window] // MINUTE + 2   # type: ignore[index]
-    if c.type == "rsi":
-        return c.interval, ind.warmup("rsi", c.period) + 1   # type: ignore[return-value,arg-type]
-    if c.type == "sma_cross":
-        return c.interval, c.period   # type: ignore[return-value]
-    if c.type == "ema_cross":
-        return c.interval, ind.warmup("ema", c.period) + 1   # type: ignore[return-value,arg-type]
-    if c.type == "macd_cross":
-        return c.interval, ind.warmup("macd", slow=c.slow, signal=c.signal) + 1   # type: ignore[return-value,arg-type]
+    if c.candle_based:
+        return c.interval, _window(c.series_key)   # type: ignore[return-value]
     return None
 
 
@@ -166,7 +160,9 @@ class MarketWatch:
         """The time of a trade still in memory (None: ask the database)."""
         recent = self.recent
         if recent and recent[0][0] <= trade_id <= recent[-1][0]:
-            return recent[trade_id - recent[0][0]][2]   # (trade ids are dense per market)
+            i = trade_id - recent[0][0]   # (trade ids are dense per market; if not, ask the database)
+            if i < len(recent) and recent[i][0] == trade_id:
+                return recent[i][2]
         return None
 
     def history_boundary(self, interval: str) -> int | None:
