@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     # non-owner replicas serve order book / trades / ticker from the database, cached this long
     trade_read_cache_ms: int = Field(500, alias="TRADE_READ_CACHE_MS", ge=0, le=60000)
 
+    # --- price alerts (issue 13; see docs/alerts.md): active alerts a user may have at once
+    alerts_max_per_user: int = Field(50, alias="ALERTS_MAX_PER_USER", ge=1, le=1000)
+
     # --- Binance-compatible API /api/v3 (issue 6; see docs/binance-api.md) -----------------------
     # REQUEST_WEIGHT per minute per client IP (Binance's default is 6000) and new orders per 10 s per user
     binance_weight_per_minute: int = Field(6000, alias="BINANCE_WEIGHT_PER_MINUTE", ge=1)

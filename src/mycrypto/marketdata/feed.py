@@ -7,12 +7,19 @@ clean and cached per book version (`update_id`), together with pre-serialised JS
 limit, so a depth request is a dict lookup and a bytes write. A request that finds no snapshot of the
 current version while a batch is in flight waits for the batch (milliseconds) instead of reading an
 uncommitted book.
+
+`listeners` get every committed batch right after it is applied here (the engine's "batch
+committed" point): `listener(trades, update_id, ms)` with the batch's engine trade tuples. They run
+on the sequencer's path, so they must only hand the batch over (append it to their own queue) and
+never block or await; one that raises is logged and skipped (alerts/evaluator.py is one).
 """
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -25,6 +32,8 @@ RECENT_TRADES = 1000
 MIN_CAPTURE = 100          # levels per side captured at least (so most depth limits share one capture)
 MAX_DEPTH = 5000
 CAPTURED_PER_BATCH = 100   # levels per side the engine captures with each pipelined batch
+
+log = logging.getLogger("mycrypto.marketdata.feed")
 
 
 def now_ms() -> int:
@@ -47,6 +56,7 @@ class MarketFeed:
         self._depth_msgs: dict[int, tuple[int, dict, dict]] = {}
         self._trades_json: dict[int, bytes] = {}
         self._ticker: tuple[tuple, Ticker, bytes] | None = None
+        self.listeners: list[Callable[[list[tuple], int, int], None]] = []
 
     # ------------------------------------------------------------------ engine side
     def reset(self, book: Any, update_id: int, recent: list[tuple], minute_rows: list[tuple]) -> None:
@@ -84,6 +94,11 @@ class MarketFeed:
         if levels is not None:
             self._levels = (update_id, CAPTURED_PER_BATCH, levels[0], levels[1])
         self.set_clean(clean)
+        for listener in self.listeners:
+            try:
+                listener(trades, update_id, ms)
+            except Exception:  # a listener's bug must not fail the sequencer that committed the batch
+                log.exception("market feed listener failed", extra={"market": self.spec.symbol})
 
     def _invalidate(self, trades: bool) -> None:
         self._levels = None

@@ -33,6 +33,7 @@ SUBJECTS = {
     "account_exists": "Someone tried to sign up with your email",
     "password_reset": "Reset your password",
     "security_notice": "Security notice for your account",
+    "price_alert": "Price alert",
 }
 
 

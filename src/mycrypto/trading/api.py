@@ -99,12 +99,28 @@ async def lifespan(container: Container) -> AsyncIterator[None]:
     container.services["trade_forwarder"] = httpx.AsyncClient(
         timeout=httpx.Timeout(getattr(settings, "trade_forward_timeout_s", 10.0)),
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
+    alerts = _alert_service(container, registry)
+    await alerts.start()          # listening for alert changes before any evaluator loads its alerts
     await registry.start()
     try:
         yield
     finally:
-        await registry.stop()
+        await registry.stop()     # engines finish their batches; evaluators then drain and stop
+        await alerts.stop()
         await container.services.pop("trade_forwarder").aclose()
+
+
+def _alert_service(container: Container, registry: EngineRegistry) -> Any:
+    """Price alerts (issue 13): one evaluator beside each engine this process runs (alerts/service.py)."""
+    from ..alerts.service import AlertService
+    from ..common.ratelimit import rate_limiter
+    from ..notify.relay import wake
+
+    service = AlertService(container.db, container.settings, registry, limiter=rate_limiter(container),
+                           wake=lambda: wake(container))
+    registry.engine_hooks.append(service.engine_started)
+    container.services["alerts"] = service
+    return service
 
 
 # ---------------------------------------------------------------------------- orders
@@ -359,3 +375,10 @@ async def engines(request: Request) -> Response:
 from ..compat.binance.api import router as _binance_router  # noqa: E402
 
 router.include_router(_binance_router)
+
+# Price alerts and technical indicators (issue 13, docs/alerts.md) are served by the trade service too.
+from ..alerts.api import router as _alerts_router  # noqa: E402
+from ..marketdata.api import router as _indicators_router  # noqa: E402
+
+router.include_router(_alerts_router)
+router.include_router(_indicators_router)

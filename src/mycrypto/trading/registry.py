@@ -19,6 +19,7 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -74,6 +75,9 @@ class EngineRegistry:
         self._task: asyncio.Task | None = None
         self._tick_lock = asyncio.Lock()
         self._closing = False
+        # called with each engine this process starts owning, once it runs (e.g. the alert evaluator
+        # subscribes to its feed); a hook must not block
+        self.engine_hooks: list[Callable[[MarketEngine], None]] = []
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -207,6 +211,11 @@ class EngineRegistry:
                 pass
             return
         self.engines[spec.id] = engine
+        for hook in self.engine_hooks:
+            try:
+                hook(engine)
+            except Exception:  # a hook's bug must not cost the market its engine
+                log.exception("engine hook failed", extra={"market": spec.symbol})
         log.info("market taken", extra={"market": spec.symbol, "epoch": epoch, "open_orders": len(engine.orders)})
 
     def _on_lost(self, market_id: int) -> None:

@@ -65,7 +65,8 @@ def test_access_token_cache_never_outlives_the_token():
 def test_every_template_renders_text_and_html_and_escapes_values():
     settings = _settings(PUBLIC_URL="https://ex.test")
     values = {"verify_email": {"expires_hours": 48}, "password_reset": {"expires_minutes": 60},
-              "security_notice": {"what": "<b>x</b>", "when": "now", "ip": "1.2.3.4"}, "account_exists": {}}
+              "security_notice": {"what": "<b>x</b>", "when": "now", "ip": "1.2.3.4"}, "account_exists": {},
+              "price_alert": {"what": "<b>x</b>", "price": "1 USDT", "value": "-", "when": "now", "note_line": ""}}
     for template in SUBJECTS:
         secret = {"link": "https://ex.test/l?token=a&b=<c>"} if template in ("verify_email", "password_reset") else None
         msg = render(settings, email_payload(settings, to="a@example.com", template=template,
@@ -75,7 +76,7 @@ def test_every_template_renders_text_and_html_and_escapes_values():
         assert msg["Subject"].startswith("MyCrypto: ") and text.strip() and "<html" in html
         if secret:
             assert "https://ex.test/l?token=a&b=<c>" in text and "token=a&amp;b=&lt;c&gt;" in html
-        if template == "security_notice":
+        if template in ("security_notice", "price_alert"):
             assert "&lt;b&gt;x&lt;/b&gt;" in html
     with pytest.raises(TemplateError):
         render(settings, {"to": "a@example.com", "template": "nope", "vars": {}})
