@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..trading.domain.market import MarketSpec
+from ..common.markets import MarketSpec
 
 SIDE_N = {"buy": 0, "sell": 1}
 

@@ -19,9 +19,8 @@ import asyncpg
 import orjson
 
 from ..common.errors import ServiceUnavailable
+from ..common.markets import MarketSpec
 from ..db.database import DatabaseUnavailable
-
-from ..trading.domain.market import MarketSpec
 from . import repository as mdrepo
 from .candles import STORED, BadInterval, interval_ms, merge_rows, source_interval
 from .views import (DepthSnapshot, PublicTrade, Rolling24h, Ticker, depth_dict, depth_snapshot, make_ticker,

@@ -23,9 +23,9 @@ from typing import Any
 
 import asyncpg
 
+from ..common.markets import MarketConfigError, MarketSpec
 from ..wallet.repository import ensure_user_accounts, system_accounts
 from . import repository as repo
-from .domain.market import MarketConfigError, MarketSpec
 from .engine import DB_DOWN, MarketEngine
 
 log = logging.getLogger("mycrypto.trading.registry")

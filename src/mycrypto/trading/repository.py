@@ -14,8 +14,8 @@ from typing import Any
 import asyncpg
 import orjson
 
+from ..common.markets import PPM, MarketSpec
 from ..wallet.repository import translate_ledger_error
-from .domain.market import PPM, MarketSpec
 from .domain.settlement import OPEN_STATUSES, OrderState
 
 ENGINE_LOCK_CLASS = 7415  # pg_advisory_lock(7415, market_id) = "this process owns the market's engine"

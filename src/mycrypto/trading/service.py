@@ -20,11 +20,11 @@ from ..auth.audit import record as audit
 from ..auth.principal import Principal
 from ..common.bounds import MAX_DB_ID, MAX_TIME_MS
 from ..common.errors import AppError, Forbidden
+from ..common.markets import HALTED, TRADING, MarketSpec
 from ..common.money import parse_amount
 from ..marketdata.service import Candle, MarketDataService
 from ..marketdata.views import DepthSnapshot, PublicTrade, Ticker
 from . import repository as repo
-from .domain.market import HALTED, TRADING, MarketSpec
 from .domain.rules import OrderRuleError, quantity_lots, validate_order
 from .domain.settlement import OPEN_STATUSES
 from .engine import Amend, Cancel, CancelAll, Duplicate, Place

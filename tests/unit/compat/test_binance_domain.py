@@ -16,7 +16,7 @@ from mycrypto.compat.binance.domain.intervals import INTERVALS, merge_months, mo
 from mycrypto.compat.binance.domain.params import Params, merge
 from mycrypto.compat.binance.domain.symbols import SymbolMap, binance_symbol
 from mycrypto.compat.binance.errors import CANCEL, ORDER, QUERY, BinanceError, rule_reject, translate
-from mycrypto.trading.domain.market import MarketSpec
+from mycrypto.common.markets import MarketSpec
 from mycrypto.trading.errors import (DuplicateClientOrderId, InvalidOrder, MarketHalted, MarketUnavailable,
                                      OrderNotFound, OrderNotOpen, OutcomeUnknown, PostOnlyWouldTake, UnknownMarket)
 from mycrypto.trading.results import FillResult, OrderResult

@@ -10,8 +10,8 @@ from typing import Any
 
 import asyncpg
 
+from ...common.markets import MarketSpec
 from ...marketdata.views import PublicTrade
-from ...trading.domain.market import MarketSpec
 from ...trading.repository import ORDER_COLUMNS, TRADE_COLUMNS
 
 _MS = "'epoch'::timestamptz + {} * interval '1 millisecond'"

@@ -16,7 +16,7 @@ from typing import Any
 
 from ...auth.principal import Principal
 from ...common.errors import AppError
-from ...trading.domain.market import MarketSpec, decimals_of
+from ...common.markets import MarketSpec, decimals_of
 from ...trading.domain.rules import OrderRuleError, validate_order
 from ...trading.errors import MarketHalted
 from ...trading.results import OrderResult, result_from_row, user_trades_from_row
