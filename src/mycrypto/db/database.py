@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -19,6 +19,20 @@ log = logging.getLogger("mycrypto.db")
 
 class DatabaseUnavailable(Exception):
     """The database cannot be reached or refused the connection; the message is one clear line."""
+
+
+class Queryable(Protocol):
+    """What a repository function receives: an asyncpg Connection (inside a unit of work), a Pool, or
+    `Database` (a read outside any transaction). Functions that need the caller's transaction take
+    `asyncpg.Connection` instead."""
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]: ...
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None: ...
+
+    async def fetchval(self, query: str, *args: Any) -> Any: ...
+
+    async def execute(self, query: str, *args: Any) -> str: ...
 
 
 def describe_dsn(dsn: str) -> str:

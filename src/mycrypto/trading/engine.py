@@ -42,7 +42,7 @@ from ..db.database import DatabaseUnavailable
 from ..marketdata.candles import batch_candles
 from ..marketdata.feed import CAPTURED_PER_BATCH, MarketFeed
 from ..wallet.errors import InsufficientFunds
-from ..wallet.repository import ledger_arguments
+from ..wallet.ledger import ledger_arguments
 from . import repository as repo
 from .domain.matching import BUY, EV_DONE, EXPIRED, IOC, D_IOC, D_MARKET, D_NO_LIQUIDITY, OrderBook
 from .domain.rules import LIMIT, OrderIntent, OrderRuleError, check_notional

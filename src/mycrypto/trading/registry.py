@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 
 from ..common.markets import MarketConfigError, MarketSpec
-from ..wallet.repository import ensure_user_accounts, system_accounts
+from ..wallet.ledger import ensure_user_accounts, system_accounts
 from . import repository as repo
 from .engine import DB_DOWN, MarketEngine
 

@@ -15,7 +15,7 @@ import asyncpg
 import orjson
 
 from ..common.markets import PPM, MarketSpec
-from ..wallet.repository import translate_ledger_error
+from ..wallet.ledger import translate_ledger_error
 from .domain.settlement import OPEN_STATUSES, OrderState
 
 ENGINE_LOCK_CLASS = 7415  # pg_advisory_lock(7415, market_id) = "this process owns the market's engine"
@@ -200,7 +200,7 @@ def encode_batch(spec: MarketSpec, epoch: int, update_id: int, new_orders: Seque
                  changed: Sequence[OrderState], trades: Sequence[tuple], candles: Sequence[tuple],
                  ledger: Sequence[list]) -> tuple:
     """The arguments of trade.commit_batch, built NOW (the engine keeps mutating its order states while
-    this batch is in flight). `ledger` = wallet.repository.ledger_arguments(postings, holds), postings
+    this batch is in flight). `ledger` = wallet.ledger.ledger_arguments(postings, holds), postings
     in trade order."""
     tick, lot, qunit, bunit, feeunit = _scales(spec)
     s = str

@@ -3,7 +3,7 @@
 
 Orders, cancels and every read of orders, trades and market data go through `TradeService` (the
 same engine, ledger and ownership checks as /api/v1/trade); balances come from the wallet's ledger
-accounts (`wallet.repository.balances`). What this module adds is Binance's vocabulary: BTCUSDT
+accounts (`wallet.ledger.balances`). What this module adds is Binance's vocabulary: BTCUSDT
 symbols, BUY/SELL and LIMIT/LIMIT_MAKER/MARKET, newOrderRespType, -NNNN error codes, ascending
 lists, klines for every Binance interval.
 """
@@ -21,7 +21,7 @@ from ...trading.domain.rules import OrderRuleError, validate_order
 from ...trading.errors import MarketHalted
 from ...trading.results import OrderResult, result_from_row, user_trades_from_row
 from ...trading.schemas import PlaceOrderRequest
-from ...wallet.repository import balances as wallet_balances
+from ...wallet.ledger import balances as wallet_balances
 from . import repository as repo
 from . import schemas as s
 from .domain import codes as c
