@@ -178,6 +178,13 @@ class MarketDataService:
         rows = await self._trade_tuples(spec, limit, from_id, start_ms, end_ms)
         return [public_trade(spec, t) for t in rows]
 
+    async def trades_from(self, spec: MarketSpec, *, from_id: int | None, start_ms: int | None, end_ms: int | None,
+                          limit: int, newest: bool = False) -> list[PublicTrade]:
+        """From the database, oldest first: the first `limit` trades from an id and/or a time (inclusive),
+        or (newest=True) the last `limit` up to `end_ms` (the Binance adapter's historical lists)."""
+        return await mdrepo.trades_from(self.db, spec, from_id=from_id, start_ms=start_ms, end_ms=end_ms,
+                                        limit=limit, newest=newest)
+
     # ------------------------------------------------------------------ ticker
     async def ticker(self, spec: MarketSpec) -> Ticker:
         feed = self._feed(spec)

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from ..db.database import Queryable
 from .domain.assets import AssetRules
 
 # ---------------------------------------------------------------------------------------- assets
@@ -18,17 +19,17 @@ _ASSET_COLUMNS = ("code, name, decimals, chain, confirmations_required, address_
                   "withdraw_enabled")
 
 
-async def list_assets(conn: Any) -> list[AssetRules]:
+async def list_assets(conn: Queryable) -> list[AssetRules]:
     rows = await conn.fetch(f"SELECT {_ASSET_COLUMNS} FROM wallet.asset ORDER BY code")
     return [AssetRules.from_mapping(r) for r in rows]
 
 
-async def get_asset(conn: Any, code: str) -> AssetRules | None:
+async def get_asset(conn: Queryable, code: str) -> AssetRules | None:
     row = await conn.fetchrow(f"SELECT {_ASSET_COLUMNS} FROM wallet.asset WHERE code = $1", code)
     return None if row is None else AssetRules.from_mapping(row)
 
 
-async def user_exists(conn: Any, user_id: int) -> bool:
+async def user_exists(conn: Queryable, user_id: int) -> bool:
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM auth.app_user WHERE id = $1)", user_id))
 
 
@@ -48,13 +49,13 @@ async def lock_accounts(conn: asyncpg.Connection, account_ids: Iterable[int]) ->
 
 
 # ---------------------------------------------------------------------------------------- addresses
-async def deposit_address(conn: Any, user_id: int, asset: str) -> asyncpg.Record | None:
+async def deposit_address(conn: Queryable, user_id: int, asset: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT asset, chain, address, created_at FROM wallet.deposit_address WHERE user_id = $1 AND asset = $2",
         user_id, asset)
 
 
-async def insert_deposit_address(conn: Any, user_id: int, asset: str, chain: str, address: str) -> None:
+async def insert_deposit_address(conn: Queryable, user_id: int, asset: str, chain: str, address: str) -> None:
     """Keep the first address if two requests raced (the loser's address is simply never used)."""
     await conn.execute(
         "INSERT INTO wallet.deposit_address (user_id, asset, chain, address) VALUES ($1, $2, $3, $4) "
@@ -67,7 +68,7 @@ _DEPOSIT_COLUMNS = ("d.id, d.user_id, d.asset, d.chain, d.txid, d.vout, d.addres
                     "d.confirmed_at, d.credited_at")
 
 
-async def list_deposits(conn: Any, user_id: int, *, asset: str | None = None, status: str | None = None,
+async def list_deposits(conn: Queryable, user_id: int, *, asset: str | None = None, status: str | None = None,
                         before_id: int | None = None, limit: int = 50) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"SELECT {_DEPOSIT_COLUMNS} FROM wallet.deposit d JOIN wallet.asset a ON a.code = d.asset "
@@ -76,25 +77,25 @@ async def list_deposits(conn: Any, user_id: int, *, asset: str | None = None, st
         "ORDER BY d.id DESC LIMIT $5", user_id, asset, status, before_id, limit)
 
 
-async def get_deposit(conn: Any, deposit_id: int) -> asyncpg.Record | None:
+async def get_deposit(conn: Queryable, deposit_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {_DEPOSIT_COLUMNS} FROM wallet.deposit d JOIN wallet.asset a ON a.code = d.asset "
         "WHERE d.id = $1", deposit_id)
 
 
-async def get_chain_cursor(conn: Any, adapter: str, chain: str) -> str | None:
+async def get_chain_cursor(conn: Queryable, adapter: str, chain: str) -> str | None:
     return await conn.fetchval("SELECT cursor FROM wallet.chain_cursor WHERE adapter = $1 AND chain = $2",
                                adapter, chain)
 
 
-async def set_chain_cursor(conn: Any, adapter: str, chain: str, cursor: str) -> None:
+async def set_chain_cursor(conn: Queryable, adapter: str, chain: str, cursor: str) -> None:
     await conn.execute(
         "INSERT INTO wallet.chain_cursor (adapter, chain, cursor) VALUES ($1, $2, $3) "
         "ON CONFLICT (adapter, chain) DO UPDATE SET cursor = EXCLUDED.cursor, updated_at = now()",
         adapter, chain, cursor)
 
 
-async def record_deposits(conn: Any, chain: str, transfers: Sequence[Any]) -> int:
+async def record_deposits(conn: Queryable, chain: str, transfers: Sequence[Any]) -> int:
     """Insert newly seen transfers to our users' addresses as pending deposits; repeats change nothing.
 
     Transfers to addresses no user holds, or of an asset that does not live on `chain`, are ignored.
@@ -115,13 +116,13 @@ async def record_deposits(conn: Any, chain: str, transfers: Sequence[Any]) -> in
     return len(rows)
 
 
-async def pending_deposits(conn: Any, limit: int = 1000) -> list[asyncpg.Record]:
+async def pending_deposits(conn: Queryable, limit: int = 1000) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT d.id, d.chain, d.txid FROM wallet.deposit d WHERE d.status = 'pending' ORDER BY d.id LIMIT $1",
         limit)
 
 
-async def update_deposit_confirmations(conn: Any, ids: list[int], confirmations: list[int]) -> list[int]:
+async def update_deposit_confirmations(conn: Queryable, ids: list[int], confirmations: list[int]) -> list[int]:
     """Store confirmation counts (never lowering them); pending -> confirmed at the asset's requirement.
 
     Returns the ids that became confirmed. The status change is conditional on still being pending.
@@ -138,7 +139,7 @@ async def update_deposit_confirmations(conn: Any, ids: list[int], confirmations:
     return [r["id"] for r in rows if r["status"] == "confirmed"]
 
 
-async def lock_confirmed_deposits(conn: Any, limit: int = 200) -> list[asyncpg.Record]:
+async def lock_confirmed_deposits(conn: Queryable, limit: int = 200) -> list[asyncpg.Record]:
     """Confirmed, not yet credited deposits of enabled assets, locked (other watchers skip them)."""
     return await conn.fetch(
         "SELECT d.id, d.user_id, d.asset, d.amount, d.txid FROM wallet.deposit d "
@@ -147,7 +148,7 @@ async def lock_confirmed_deposits(conn: Any, limit: int = 200) -> list[asyncpg.R
         limit)
 
 
-async def mark_deposits_credited(conn: Any, ids: list[int], posting_ids: list[int]) -> int:
+async def mark_deposits_credited(conn: Queryable, ids: list[int], posting_ids: list[int]) -> int:
     result = await conn.execute(
         "UPDATE wallet.deposit d SET status = 'credited', posting_id = u.pid, credited_at = now() "
         "FROM unnest($1::bigint[], $2::bigint[]) AS u(id, pid) WHERE d.id = u.id AND d.status = 'confirmed'",
@@ -161,13 +162,13 @@ _WITHDRAWAL_COLUMNS = ("w.id, w.user_id, w.asset, w.address, w.amount, w.fee, w.
                        "w.requested_at, w.approved_at, w.broadcast_at, w.confirmed_at, w.finished_at, w.updated_at")
 
 
-async def withdrawal_by_key(conn: Any, user_id: int, key: str) -> asyncpg.Record | None:
+async def withdrawal_by_key(conn: Queryable, user_id: int, key: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {_WITHDRAWAL_COLUMNS}, w.response FROM wallet.withdrawal w "
         "WHERE w.user_id = $1 AND w.idempotency_key = $2", user_id, key)
 
 
-async def withdrawn_since(conn: Any, user_id: int, asset: str, since_interval_s: int = 86400) -> Decimal:
+async def withdrawn_since(conn: Queryable, user_id: int, asset: str, since_interval_s: int = 86400) -> Decimal:
     """Sum of the user's withdrawals of `asset` in the window that count toward the daily limit."""
     return await conn.fetchval(
         "SELECT coalesce(sum(amount), 0) FROM wallet.withdrawal WHERE user_id = $1 AND asset = $2 "
@@ -175,7 +176,7 @@ async def withdrawn_since(conn: Any, user_id: int, asset: str, since_interval_s:
         "AND status NOT IN ('rejected', 'failed', 'cancelled')", user_id, asset, since_interval_s)
 
 
-async def insert_withdrawal(conn: Any, *, user_id: int, asset: str, address: str, amount: Decimal, fee: Decimal,
+async def insert_withdrawal(conn: Queryable, *, user_id: int, asset: str, address: str, amount: Decimal, fee: Decimal,
                             status: str, idempotency_key: str | None, request_hash: str | None) -> asyncpg.Record:
     return await conn.fetchrow(
         "INSERT INTO wallet.withdrawal AS w (user_id, asset, address, amount, fee, status, idempotency_key, "
@@ -185,18 +186,18 @@ async def insert_withdrawal(conn: Any, *, user_id: int, asset: str, address: str
         user_id, asset, address, amount, fee, status, idempotency_key, request_hash)
 
 
-async def store_withdrawal_response(conn: Any, withdrawal_id: int, response: dict[str, Any]) -> None:
+async def store_withdrawal_response(conn: Queryable, withdrawal_id: int, response: dict[str, Any]) -> None:
     await conn.execute("UPDATE wallet.withdrawal SET response = $2 WHERE id = $1", withdrawal_id, response)
 
 
-async def get_withdrawal(conn: Any, withdrawal_id: int, *, for_update: bool = False) -> asyncpg.Record | None:
+async def get_withdrawal(conn: Queryable, withdrawal_id: int, *, for_update: bool = False) -> asyncpg.Record | None:
     lock = " FOR UPDATE OF w" if for_update else ""
     return await conn.fetchrow(
         f"SELECT {_WITHDRAWAL_COLUMNS}, u.email FROM wallet.withdrawal w JOIN auth.app_user u ON u.id = w.user_id "
         f"WHERE w.id = $1{lock}", withdrawal_id)
 
 
-async def set_withdrawal_status(conn: Any, withdrawal_id: int, expected: str, status: str, *,
+async def set_withdrawal_status(conn: Queryable, withdrawal_id: int, expected: str, status: str, *,
                                 reason: str | None = None, approved_by: int | None = None,
                                 txid: str | None = None, posting_id: int | None = None) -> asyncpg.Record | None:
     """Conditional transition: changes the row only if it is still `expected` (None = it moved on)."""
@@ -213,7 +214,7 @@ async def set_withdrawal_status(conn: Any, withdrawal_id: int, expected: str, st
         withdrawal_id, expected, status, reason, approved_by, txid, posting_id)
 
 
-async def list_withdrawals(conn: Any, *, user_id: int | None = None, asset: str | None = None,
+async def list_withdrawals(conn: Queryable, *, user_id: int | None = None, asset: str | None = None,
                            status: str | None = None, before_id: int | None = None,
                            limit: int = 50) -> list[asyncpg.Record]:
     return await conn.fetch(
@@ -223,7 +224,7 @@ async def list_withdrawals(conn: Any, *, user_id: int | None = None, asset: str 
         "ORDER BY w.id DESC LIMIT $5", user_id, asset, status, before_id, limit)
 
 
-async def lock_next_approved(conn: Any, skip: list[int]) -> asyncpg.Record | None:
+async def lock_next_approved(conn: Queryable, skip: list[int]) -> asyncpg.Record | None:
     """The oldest approved withdrawal no other processor is working on, locked."""
     return await conn.fetchrow(
         f"SELECT {_WITHDRAWAL_COLUMNS}, a.chain FROM wallet.withdrawal w JOIN wallet.asset a ON a.code = w.asset "
@@ -231,7 +232,7 @@ async def lock_next_approved(conn: Any, skip: list[int]) -> asyncpg.Record | Non
         "FOR UPDATE OF w SKIP LOCKED", skip)
 
 
-async def broadcast_withdrawals(conn: Any, limit: int = 1000) -> list[asyncpg.Record]:
+async def broadcast_withdrawals(conn: Queryable, limit: int = 1000) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT w.id, w.user_id, w.asset, w.amount, w.txid, a.chain, a.confirmations_required "
         "FROM wallet.withdrawal w JOIN wallet.asset a ON a.code = w.asset "
