@@ -24,9 +24,10 @@ from typing import Any
 import asyncpg
 
 from ..common.markets import MarketConfigError, MarketSpec
+from ..db.database import DB_DOWN
 from ..wallet.ledger import ensure_user_accounts, system_accounts
 from . import repository as repo
-from .engine import DB_DOWN, MarketEngine
+from .engine import MarketEngine
 
 log = logging.getLogger("mycrypto.trading.registry")
 

@@ -17,6 +17,7 @@ import orjson
 from ..common.markets import PPM, MarketSpec
 from ..db.database import Queryable
 from ..db.sql import epoch_ms, ms_to_ts, time_bound
+from ..wallet.errors import InsufficientFunds
 from ..wallet.ledger import translate_ledger_error
 from .domain.settlement import OPEN_STATUSES, OrderState
 
@@ -34,6 +35,14 @@ class NotOwner(Exception):
 
 class SequenceGap(Exception):
     """A pipelined batch reached the database after its predecessor failed; nothing was written."""
+
+
+# How `execute_batch` refusals are sorted: these the data explains (a withdrawal raced the engine's
+# optimistic balance read; a client order id used concurrently on another market; a deadlock or
+# serialization failure), so nothing was written and the batch can be replayed on fresh reads. A lost
+# connection is `db.database.DB_DOWN` (outcome unknown); a lost epoch fence is `NotOwner`.
+RETRYABLE = (InsufficientFunds, asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError,
+             asyncpg.SerializationError)
 
 
 # ---------------------------------------------------------------------------- markets

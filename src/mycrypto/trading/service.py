@@ -3,7 +3,7 @@ and the market-data getters. The /api/v1/trade router and the Binance-compatible
 are both thin layers over `TradeService`.
 
 Commands that change a book (place, cancel, cancel-all, amend) go to the market's engine (this
-process's sequencer, see engine.py) and return only after the batch that contains them committed.
+process's sequencer, see engine/) and return only after the batch that contains them committed.
 If another replica owns the market, `NotOwnerHere` tells the caller where to forward the request.
 Reads of orders and trades come from the database (committed state, keyset pagination).
 """

@@ -13,6 +13,7 @@ import asyncio
 import asyncpg
 
 from mycrypto.trading import engine as engine_module
+from mycrypto.trading.engine import recovery
 from mycrypto.trading import repository as repo
 from mycrypto.trading.errors import OutcomeUnknown
 from mycrypto.trading.schemas import PlaceOrderRequest
@@ -102,7 +103,7 @@ async def test_a_commit_lost_while_queued_on_a_lock_is_acknowledged_once(app, db
 
 async def test_when_the_database_cannot_say_the_client_is_told_the_outcome_is_unknown(app, db, settings,
                                                                                      monkeypatch):
-    monkeypatch.setattr(engine_module, "FENCE_QUERY_TIMEOUT", 0.0001)   # the database "does not answer"
+    monkeypatch.setattr(recovery, "FENCE_QUERY_TIMEOUT", 0.0001)   # the database "does not answer"
     u = await make_trader(db, settings, {"USDT": "100000"})
     result = await _place_and_lose_the_connection(app, db, settings, u.user_id, answer_lost=False)
     assert isinstance(result, OutcomeUnknown), result
