@@ -1,37 +1,58 @@
 """ASGI apps: one per service (auth, wallet, trade, frontend) and the all-in-one that includes them.
 
-Each service package exposes `api.router` and, optionally, `api.lifespan(container)` for background
-work (matching engines, outbox relay, deposit watcher). Every app gets the same plumbing: JSON
-errors, request ids, security headers, body limit, CORS allow-list, health endpoints and the
-OpenAPI document at /api/openapi.json with its browser view at /api/docs.
+This is the composition root: it imports each service's HTTP layer explicitly (`SERVICE_APPS`: routers,
+an optional `lifespan(container)` for background work such as matching engines, the outbox relay or the
+deposit watcher, an optional pure-ASGI fast path) and wires them onto one container. Every app gets the
+same plumbing: JSON errors, request ids, security headers, body limit, CORS allow-list, health
+endpoints and the OpenAPI document at /api/openapi.json with its browser view at /api/docs.
 """
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
-from importlib import import_module
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import HTMLResponse, Response
 
 from . import __version__
+from .auth import api as auth_api
 from .common.errors import install_error_handlers
 from .common.health import health_response
 from .common.http import PlatformMiddleware
 from .common.jsonresp import JsonResponse
 from .common.routing import IndexedDispatch
+from .compat.binance import api as binance_api
 from .config import Settings
 from .container import Container
+from .trading import api as trade_api
+from .trading.fastpath import TradeFastPath
+from .wallet import api as wallet_api
+from .web import api as web_api
 
-SERVICE_MODULES = {
-    "auth": "mycrypto.auth.api",
-    "wallet": "mycrypto.wallet.api",
-    "trade": "mycrypto.trading.api",
-    "frontend": "mycrypto.web.api",
+
+@dataclass(frozen=True)
+class ServiceApp:
+    """What one service adds to an app: its routers (in this order), an optional lifespan for background
+    work, and an optional ASGI fast path answering its hottest endpoints in front of FastAPI's router."""
+
+    routers: tuple[APIRouter, ...]
+    lifespan: Callable[[Container], AbstractAsyncContextManager[None]] | None = None
+    fast_path: Callable[[Any], Any] | None = None
+
+
+SERVICE_APPS = {
+    "auth": ServiceApp((auth_api.router,), auth_api.lifespan),
+    "wallet": ServiceApp((wallet_api.router,), wallet_api.lifespan),
+    # /api/v3 (docs/binance-api.md) is an adapter over TradeService: served wherever the trade service runs,
+    # its routes after the trade routes (its catch-alls answer unknown /api/v3 paths)
+    "trade": ServiceApp((trade_api.router, binance_api.router), trade_api.lifespan, TradeFastPath),
+    "frontend": ServiceApp((web_api.router,)),
 }
-ALL_SERVICES = tuple(SERVICE_MODULES)
+ALL_SERVICES = tuple(SERVICE_APPS)
 HEALTH_PATHS = {"auth": "/api/v1/auth/health", "wallet": "/api/v1/wallet/health",
                 "trade": "/api/v1/trade/health"}
 
@@ -39,10 +60,10 @@ HEALTH_PATHS = {"auth": "/api/v1/auth/health", "wallet": "/api/v1/wallet/health"
 def create_app(settings: Settings, services: Sequence[str] = ALL_SERVICES, *,
                access_log: bool = True) -> FastAPI:
     """Build the ASGI app for `services` (all of them = the all-in-one app)."""
-    unknown = set(services) - set(SERVICE_MODULES)
+    unknown = set(services) - set(SERVICE_APPS)
     if unknown:
         raise ValueError(f"unknown service(s): {sorted(unknown)}")
-    modules = [import_module(SERVICE_MODULES[name]) for name in services]
+    parts = [SERVICE_APPS[name] for name in services]
     name = "all" if len(services) > 1 else services[0]
 
     @asynccontextmanager
@@ -52,10 +73,9 @@ def create_app(settings: Settings, services: Sequence[str] = ALL_SERVICES, *,
         app.state.container = container
         try:
             async with AsyncExitStack() as stack:
-                for module in modules:
-                    start = getattr(module, "lifespan", None)
-                    if start is not None:
-                        await stack.enter_async_context(start(container))
+                for part in parts:
+                    if part.lifespan is not None:
+                        await stack.enter_async_context(part.lifespan(container))
                 app.state.ready = True
                 yield
         finally:
@@ -68,18 +88,18 @@ def create_app(settings: Settings, services: Sequence[str] = ALL_SERVICES, *,
     app.state.ready = False
     app.state.service = name
     install_error_handlers(app)
-    for module in modules:
-        app.include_router(module.router)
+    for part in parts:
+        for router in part.routers:
+            app.include_router(router)
     _add_health_routes(app, name, services)
     _add_docs_route(app)
     app.router.middleware_stack = IndexedDispatch(app.router)
-    # A service may answer its hottest endpoints with a pure-ASGI fast path (api.asgi_fast_path, an
-    # ASGI middleware class) in front of FastAPI's router; it sits inside CORS and PlatformMiddleware,
-    # so request ids, security headers and the body limit still apply (see docs/trading.md).
-    for module in modules:
-        fast_path = getattr(module, "asgi_fast_path", None)
-        if fast_path is not None:
-            app.add_middleware(fast_path)
+    # A service may answer its hottest endpoints with a pure-ASGI fast path (an ASGI middleware class)
+    # in front of FastAPI's router; it sits inside CORS and PlatformMiddleware, so request ids, security
+    # headers and the body limit still apply (see docs/trading.md).
+    for part in parts:
+        if part.fast_path is not None:
+            app.add_middleware(part.fast_path)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],

@@ -4,8 +4,9 @@ A thin layer over `TradeService`: parse, call, serialise. The two hot endpoints 
 and reading the order book) avoid per-request pydantic models and FastAPI dependency resolution:
 the body is parsed with orjson, the principal is resolved by a direct call, and the order book is
 returned as pre-serialised bytes cached per book version. Order commands for a market that another
-replica owns are forwarded to that replica (its URL is advertised in trade.market_engine); with no
-live owner the answer is 503 `market_unavailable` with Retry-After.
+replica owns are forwarded to that replica (forwarding.py); with no live owner the answer is 503
+`market_unavailable` with Retry-After. `fastpath.py` serves the hot endpoints in front of FastAPI, and
+the Binance-compatible /api/v3 router is mounted after this one: both by `apps.py`.
 
 `lifespan(container)` starts the engine registry (ownership polling, one sequencer per owned market)
 and registers `container.services["trade"]` (the TradeService) for other packages (/api/v3 adapter).
@@ -27,28 +28,17 @@ from ..common.jsonresp import dumps
 from ..container import Container
 from ..marketdata.service import MarketDataService
 from .errors import InvalidParameter, MarketUnavailable, NotOwnerHere
+from .forwarding import forward, forward_cancel_all
 from .registry import EngineRegistry
 from .schemas import HaltRequest, OrderAmend, OrderCreate, parse_amend, parse_place_order, parse_reason
 from .service import TradeService, check_from_id
 
 SERVICE = "trade"
 PREFIX = "/api/v1/trade"
-FORWARDED = "x-mycrypto-forwarded"
-FORWARD_HEADERS = ("authorization", "content-type", "x-request-id", "x-mbx-apikey", "cookie", "x-csrf-token",
-                   "user-agent")
 CONSTANT = b'{"status":"ok"}'
 JSON = "application/json"
 
 router = APIRouter(tags=["trade"])
-
-
-def __getattr__(name: str) -> Any:
-    # apps.create_app picks up `asgi_fast_path` (imported lazily: fastpath imports this module)
-    if name == "asgi_fast_path":
-        from .fastpath import TradeFastPath
-
-        return TradeFastPath
-    raise AttributeError(name)
 
 
 def _service(request: Request) -> TradeService:
@@ -67,24 +57,6 @@ def _int_param(request: Request, name: str, default: int | None = None) -> int |
         return int(raw)
     except ValueError:
         raise InvalidParameter(f"{name} must be an integer.", code=f"invalid_{name}") from None
-
-
-async def _forward(request: Request, exc: NotOwnerHere, body: bytes | None = None) -> Response:
-    """Relay an order command to the replica that owns the market (one hop, never a loop)."""
-    if exc.owner_url is None or request.headers.get(FORWARDED):
-        raise MarketUnavailable()
-    client: httpx.AsyncClient = request.app.state.container.services["trade_forwarder"]
-    headers = {k: v for k, v in request.headers.items() if k in FORWARD_HEADERS}
-    headers[FORWARDED] = "1"
-    url = exc.owner_url + request.url.path + (("?" + request.url.query) if request.url.query else "")
-    try:
-        r = await client.request(request.method, url, content=body if body is not None else await request.body(),
-                                 headers=headers)
-    except httpx.HTTPError:
-        raise MarketUnavailable() from None
-    keep = {k: v for k, v in r.headers.items() if k in ("retry-after",)}
-    return Response(r.content, status_code=r.status_code, media_type=r.headers.get("content-type", JSON),
-                    headers=keep)
 
 
 # ---------------------------------------------------------------------------- lifespan
@@ -116,7 +88,7 @@ async def place_order_body(request: Request, body: bytes) -> tuple[int, bytes] |
     try:
         result = await _service(request).place_order(principal, req)
     except NotOwnerHere as exc:
-        return await _forward(request, exc, body)
+        return await forward(request, exc, body)
     return (201 if result.created else 200), orjson.dumps(result.to_dict())
 
 
@@ -184,7 +156,7 @@ async def cancel_order(request: Request, order_id: int) -> Response:
     try:
         result = await _service(request).cancel_order(principal, order_id=order_id)
     except NotOwnerHere as exc:
-        return await _forward(request, exc)
+        return await forward(request, exc)
     return _json(dumps(result.to_dict()))
 
 
@@ -194,7 +166,7 @@ async def cancel_order_by_client_id(request: Request, client_order_id: str) -> R
     try:
         result = await _service(request).cancel_order(principal, client_order_id=client_order_id)
     except NotOwnerHere as exc:
-        return await _forward(request, exc)
+        return await forward(request, exc)
     return _json(dumps(result.to_dict()))
 
 
@@ -211,23 +183,8 @@ async def cancel_all(request: Request, symbol: str | None = None) -> Response:
             # owned by another replica: forward this market's part (one hop)
             if symbol is None and not await service.has_open_orders(principal, sym):
                 continue
-            out.extend(await _forward_cancel_all(request, exc, sym))
+            out.extend(await forward_cancel_all(request, exc, sym))
     return _json(dumps(out))
-
-
-async def _forward_cancel_all(request: Request, exc: NotOwnerHere, symbol: str) -> list[dict]:
-    if exc.owner_url is None or request.headers.get(FORWARDED):
-        raise MarketUnavailable()
-    client: httpx.AsyncClient = request.app.state.container.services["trade_forwarder"]
-    headers = {k: v for k, v in request.headers.items() if k in FORWARD_HEADERS}
-    headers[FORWARDED] = "1"
-    try:
-        r = await client.delete(f"{exc.owner_url}{PREFIX}/orders", params={"symbol": symbol}, headers=headers)
-    except httpx.HTTPError:
-        raise MarketUnavailable() from None
-    if r.status_code != 200:
-        raise MarketUnavailable()
-    return orjson.loads(r.content)
 
 
 @router.patch(PREFIX + "/orders/{order_id:int}", summary="Reduce an open order's quantity (keeps priority)",
@@ -239,7 +196,7 @@ async def amend_order(request: Request, order_id: int) -> Response:
     try:
         result = await _service(request).amend_order(principal, order_id, quantity)
     except NotOwnerHere as exc:
-        return await _forward(request, exc, body)
+        return await forward(request, exc, body)
     return _json(dumps(result.to_dict()))
 
 
@@ -348,14 +305,3 @@ async def resume_market(request: Request, symbol: str) -> Response:
 async def engines(request: Request) -> Response:
     await admin_principal(request)
     return _json(dumps(request.app.state.container.services["trade_registry"].status()))
-
-
-
-
-# ---------------------------------------------------------------------------- Binance-compatible API
-# /api/v3 (issue 6, docs/binance-api.md) is an adapter over TradeService: it is served wherever the
-# trade service runs (the trade app and the all-in-one app). Imported last: it uses this module's
-# `_forward` lazily, and its routes must follow ours.
-from ..compat.binance.api import router as _binance_router  # noqa: E402
-
-router.include_router(_binance_router)

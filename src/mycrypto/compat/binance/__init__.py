@@ -5,5 +5,5 @@ wallet's balances and the shared rate limiter, so that ccxt, freqtrade and Binan
 MyCrypto unmodified. Layout: `domain/` (pure: codes, parameters, symbols, intervals, weights),
 `schemas.py` (Binance JSON shapes), `errors.py` (AppError -> {"code", "msg"}), `service.py` (use
 cases; every read goes through `TradeService`, the adapter has no SQL of its own), `api.py` (the
-router, mounted by trading/api.py).
+router, mounted next to the trade router by `apps.py`).
 """

@@ -1,7 +1,7 @@
-"""The /api/v3 router: Binance's spot REST endpoints over MyCrypto (mounted by trading/api.py, so it runs
-in the trade service and the all-in-one app). Also answers the Binance namespaces MyCrypto does not
-implement (/sapi, /fapi, /dapi, /eapi, /papi, /futures, ...) and unknown /api/v3 paths with a JSON
-`{"code": -1020, ...}` instead of an HTML 404.
+"""The /api/v3 router: Binance's spot REST endpoints over MyCrypto (mounted by apps.py after the trade
+router, so it runs in the trade service and the all-in-one app). Also answers the Binance namespaces
+MyCrypto does not implement (/sapi, /fapi, /dapi, /eapi, /papi, /futures, ...) and unknown /api/v3 paths
+with a JSON `{"code": -1020, ...}` instead of an HTML 404.
 
 Every endpoint runs through `_run`, which, in Binance's order: reads the parameters (query string
 and form body; the query string wins), charges the request weight to the caller IP's bucket
@@ -30,6 +30,7 @@ from ...common.errors import AppError
 from ...common.http import client_ip
 from ...common.ratelimit import rate_limiter
 from ...trading.errors import NotOwnerHere
+from ...trading.forwarding import forward as forward_to_owner
 from .domain import codes as c
 from .domain import weights as w
 from .domain.codes import Reject
@@ -140,9 +141,7 @@ async def _authenticate(container: Any, request: Request, permission: str) -> Pr
 
 
 async def _forward(request: Request, exc: NotOwnerHere, headers: dict[str, str]) -> Response:
-    """Relay the untouched request to the replica that owns the market (trading.api does the relaying)."""
-    from ...trading.api import _forward as forward_to_owner   # trading.api imports this module
-
+    """Relay the untouched request to the replica that owns the market (trading.forwarding)."""
     response = await forward_to_owner(request, exc)
     for key, value in headers.items():
         response.headers.setdefault(key, value)
