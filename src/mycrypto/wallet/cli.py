@@ -19,44 +19,13 @@ from typing import Any, TypeVar
 
 import click
 
+from ..common.cli import database, fail, get_settings, run_async, with_connection
 from ..common.errors import AppError
 from ..common.money import fmt, parse_amount
 from ..config import Settings
 from ..db.database import Database
 
 T = TypeVar("T")
-
-
-# The host command module is imported when a command runs, not at import time: `mycrypto.cli` imports
-# this module while it is being initialised (and runs as __main__ under `python -m mycrypto.cli`).
-def fail(message: str, code: int = 1) -> None:
-    from .. import cli as host
-
-    host.fail(message, code)
-
-
-def get_settings(ctx: click.Context) -> Settings:
-    from .. import cli as host
-
-    return host.get_settings(ctx)
-
-
-def database(settings: Settings) -> Any:
-    from .. import cli as host
-
-    return host.database(settings)
-
-
-def run_async(fn: Callable[[], Awaitable[T]]) -> T:
-    from .. import cli as host
-
-    return host.run_async(fn)
-
-
-async def with_connection(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
-    from .. import cli as host
-
-    return await host.with_connection(settings, fn)
 
 
 def register(group: click.Group) -> None:
