@@ -12,6 +12,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -20,6 +21,7 @@ from starlette.responses import HTMLResponse, Response
 
 from . import __version__
 from .auth import api as auth_api
+from .auth.service import AuthService
 from .common.errors import install_error_handlers
 from .common.health import health_response
 from .common.http import PlatformMiddleware
@@ -28,6 +30,7 @@ from .common.routing import IndexedDispatch
 from .compat.binance import api as binance_api
 from .config import Settings
 from .container import Container
+from .notify import relay
 from .trading import api as trade_api
 from .trading.fastpath import TradeFastPath
 from .wallet import api as wallet_api
@@ -71,6 +74,10 @@ def create_app(settings: Settings, services: Sequence[str] = ALL_SERVICES, *,
         container = Container.create(settings)
         await container.start()
         app.state.container = container
+        # every service authenticates its callers (tokens, cookies, signed API-key requests) and honours
+        # revoked sessions, whether or not this app serves the auth router
+        container.auth = AuthService(settings, container.db, container.rate_limiter,
+                                     wake_outbox=partial(relay.wake, container))
         try:
             async with AsyncExitStack() as stack:
                 for part in parts:

@@ -1,5 +1,5 @@
-"""SQL of the auth service. Every function receives a connection (inside the caller's transaction) and
-never commits. Rows come back as asyncpg Records.
+"""SQL of the auth service (use cases, principals, the CLI). Every function receives a connection (or the
+pool, for a read outside a transaction) and never commits. Rows come back as asyncpg Records.
 """
 from __future__ import annotations
 
@@ -32,6 +32,17 @@ async def user_by_email(conn: Queryable, email: str, *, for_update: bool = False
 async def user_by_id(conn: Queryable, user_id: int, *, for_update: bool = False) -> Any:
     lock = " FOR NO KEY UPDATE" if for_update else ""
     return await conn.fetchrow(f"SELECT {_USER_COLUMNS} FROM auth.app_user WHERE id = $1{lock}", user_id)
+
+
+async def user_status(conn: Queryable, user_id: int, revoked_window_s: int) -> Any:
+    """What authorising a request needs of a user (principal.UserStatusCache): role, status, email and 2FA
+    state, and the sessions revoked within the last `revoked_window_s` seconds."""
+    return await conn.fetchrow(
+        "SELECT u.id, u.email, u.role::text AS role, u.status::text AS status, "
+        "u.email_verified_at IS NOT NULL AS verified, u.totp_enabled_at IS NOT NULL AS totp, "
+        "ARRAY(SELECT DISTINCT r.family_id::text FROM auth.refresh_token r WHERE r.user_id = u.id "
+        "      AND r.revoked_at > now() - make_interval(secs => $2)) AS revoked "
+        "FROM auth.app_user u WHERE u.id = $1", user_id, revoked_window_s)
 
 
 async def mark_email_verified(conn: Queryable, user_id: int) -> None:
@@ -130,6 +141,12 @@ async def refresh_token(conn: Queryable, token_hash: bytes) -> Any:
     return await conn.fetchrow(
         "SELECT id, user_id, family_id, rotated_at, revoked_at, expires_at <= now() AS expired "
         "FROM auth.refresh_token WHERE token_hash = $1 FOR UPDATE", token_hash)
+
+
+async def refresh_token_family(conn: Queryable, token_hash: bytes) -> str | None:
+    """The session (family id) a refresh token belongs to, without locking it (the CSRF check of a
+    cookie refresh/logout needs it before the use case runs)."""
+    return await conn.fetchval("SELECT family_id::text FROM auth.refresh_token WHERE token_hash = $1", token_hash)
 
 
 async def mark_rotated(conn: Queryable, token_id: int) -> None:

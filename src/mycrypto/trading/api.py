@@ -9,7 +9,8 @@ replica owns are forwarded to that replica (forwarding.py); with no live owner t
 the Binance-compatible /api/v3 router is mounted after this one: both by `apps.py`.
 
 `lifespan(container)` starts the engine registry (ownership polling, one sequencer per owned market)
-and registers `container.services["trade"]` (the TradeService) for other packages (/api/v3 adapter).
+and sets `container.trade` (the TradeService, which the /api/v3 adapter uses too), `trade_registry` and
+`trade_forwarder`.
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ router = APIRouter(tags=["trade"])
 
 
 def _service(request: Request) -> TradeService:
-    return request.app.state.container.services["trade"]
+    return request.app.state.container.trade
 
 
 def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -64,19 +65,19 @@ def _int_param(request: Request, name: str, default: int | None = None) -> int |
 async def lifespan(container: Container) -> AsyncIterator[None]:
     settings = container.settings
     registry = EngineRegistry(settings, container.db)
-    marketdata = MarketDataService(container.db, registry, ttl_ms=getattr(settings, "trade_read_cache_ms", 500))
-    service = TradeService(container.db, registry, marketdata)
-    container.services["trade"] = service
-    container.services["trade_registry"] = registry
-    container.services["trade_forwarder"] = httpx.AsyncClient(
-        timeout=httpx.Timeout(getattr(settings, "trade_forward_timeout_s", 10.0)),
+    marketdata = MarketDataService(container.db, registry, ttl_ms=settings.trade_read_cache_ms)
+    container.trade = TradeService(container.db, registry, marketdata)
+    container.trade_registry = registry
+    container.trade_forwarder = forwarder = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.trade_forward_timeout_s),
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
     await registry.start()
     try:
         yield
     finally:
         await registry.stop()
-        await container.services.pop("trade_forwarder").aclose()
+        container.trade_forwarder = None
+        await forwarder.aclose()
 
 
 # ---------------------------------------------------------------------------- orders
@@ -304,4 +305,4 @@ async def resume_market(request: Request, symbol: str) -> Response:
 @router.get(PREFIX + "/admin/engines", summary="Engines this replica runs (admin)")
 async def engines(request: Request) -> Response:
     await admin_principal(request)
-    return _json(dumps(request.app.state.container.services["trade_registry"].status()))
+    return _json(dumps(request.app.state.container.trade_registry.status()))

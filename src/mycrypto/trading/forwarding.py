@@ -22,7 +22,7 @@ PREFIX = "/api/v1/trade"
 
 
 def _client(request: Request) -> httpx.AsyncClient:
-    return request.app.state.container.services["trade_forwarder"]
+    return request.app.state.container.trade_forwarder
 
 
 def _headers(request: Request) -> dict[str, str]:

@@ -44,7 +44,7 @@ async def started_app(settings: Any, services: tuple[str, ...] = ("wallet",)
 
 def parts(app: Any) -> Any:
     """The wired wallet components of a running app (wallet, withdrawals, chain, watcher, processor)."""
-    return app.state.container.services["wallet"]
+    return app.state.container.wallet
 
 
 async def enable_2fa(db: Any, settings: Any, user_id: int) -> str:

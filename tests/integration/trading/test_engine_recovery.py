@@ -45,7 +45,7 @@ async def test_a_sent_batch_the_fence_did_not_record_is_replayed_after_a_refence
     assert not prep.acked
     # the engine carries on under the new epoch
     u = await make_trader(db, settings, {"USDT": "100000"})
-    placed = await app.state.container.services["trade"].place_order(principal(u.user_id), buy())
+    placed = await app.state.container.trade.place_order(principal(u.user_id), buy())
     assert placed.status == "new" and engine.accepting
 
 

@@ -48,7 +48,7 @@ async def _place_and_lose_the_connection(app, db, settings, user_id, *, answer_l
         tx = blocker.transaction()
         await tx.start()
         await blocker.execute("SELECT 1 FROM trade.market_engine WHERE market_id = $1 FOR UPDATE", engine.spec.id)
-        placing = asyncio.create_task(app.state.container.services["trade"].place_order(principal(user_id), buy()))
+        placing = asyncio.create_task(app.state.container.trade.place_order(principal(user_id), buy()))
         await eventually(lambda: _engine_waiting_on_fence(db), what="engine commit waiting on the fence row")
         conns = [c for c in engine._conns if c is not None]
         if answer_lost:
@@ -76,7 +76,7 @@ async def _orders_of(db, user_id):
 
 async def _engine_agrees_and_carries_on(app, db, user_id):
     engine = engine_of(app)
-    later = await app.state.container.services["trade"].place_order(principal(user_id), buy("40100"))
+    later = await app.state.container.trade.place_order(principal(user_id), buy("40100"))
     assert later.status == "new"   # with fresh connections
     assert engine.snapshot() == await fresh_snapshot(app)
     await check_books(db)
@@ -139,7 +139,7 @@ async def test_a_lost_successor_of_a_refused_batch_cannot_land_after_the_replay(
     """Batch N is refused by the database while its pipelined successor N+1 loses its connection after
     sending. Both are replayed - so N+1's commit, reaching the database late, must be refused (it
     would otherwise pass the fence of the replay, which reuses its update id, and execute twice)."""
-    service = app.state.container.services["trade"]
+    service = app.state.container.trade
     a = await make_trader(db, settings, {"USDT": "100000"})
     b = await make_trader(db, settings, {"USDT": "100000"})
     engine = engine_of(app)

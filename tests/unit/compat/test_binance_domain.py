@@ -5,9 +5,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from mycrypto.auth.errors import (ApiKeyInvalid, ApiKeyMissing, IpNotAllowed, RecvWindowInvalid, SignatureInvalid,
-                                  SignatureMissing, TimestampInvalid, TimestampMissing, TimestampOutsideRecvWindow)
-from mycrypto.auth.principal import EmailNotVerified, PermissionDenied
+from mycrypto.auth.errors import (ApiKeyInvalid, ApiKeyMissing, EmailNotVerified, IpNotAllowed, PermissionDenied,
+                                  RecvWindowInvalid, SignatureInvalid, SignatureMissing, TimestampInvalid,
+                                  TimestampMissing, TimestampOutsideRecvWindow)
 from mycrypto.common.errors import RateLimited
 from mycrypto.compat.binance import schemas as s
 from mycrypto.compat.binance.domain import weights as w

@@ -8,7 +8,7 @@ from decimal import Decimal as D
 import pytest
 
 from mycrypto.common.markets import MarketSpec
-from mycrypto.trading.domain.matching import BUY, SELL, OrderBook
+from mycrypto.trading.domain.matching import SELL, OrderBook
 from mycrypto.trading.domain.rules import validate_order
 from mycrypto.trading.domain.settlement import Batch
 from mycrypto.trading.engine import Amend, Cancel, CancelAll, Duplicate, Place

@@ -17,10 +17,12 @@ from typing import Any
 from ...auth.principal import Principal
 from ...common.errors import AppError
 from ...common.markets import MarketSpec, decimals_of
+from ...container import Container
 from ...trading.domain.rules import OrderRuleError, validate_order
 from ...trading.errors import MarketHalted
 from ...trading.results import OrderResult
 from ...trading.schemas import PlaceOrderRequest
+from ...trading.service import TradeService
 from ...wallet.ledger import balances as wallet_balances
 from . import schemas as s
 from .domain import codes as c
@@ -55,13 +57,13 @@ def _candle_row(k: Any) -> tuple:
 
 
 class BinanceAdapter:
-    def __init__(self, container: Any) -> None:
+    def __init__(self, container: Container) -> None:
         self.container = container
         self._clashes_logged = False
 
     @property
-    def trade(self) -> Any:
-        return self.container.services["trade"]
+    def trade(self) -> TradeService:
+        return self.container.trade
 
     # ------------------------------------------------------------------ symbols
     def symbols(self) -> SymbolMap:

@@ -17,7 +17,7 @@ __all__ = ["BroadcastRejected", "ChainAdapter", "ChainError", "ChainUnavailable"
 
 
 def build_adapter(settings: Any, db: Any) -> ChainAdapter | None:
-    spec = (getattr(settings, "chain_adapter", "") or "").strip()
+    spec = settings.chain_adapter.strip()
     if spec:
         module_name, _, attr = spec.partition(":")
         if not module_name or not attr:
