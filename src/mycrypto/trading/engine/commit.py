@@ -34,7 +34,7 @@ class CommitPipeline(EngineState):
             # enable_seqscan off: every statement of the sequencer names rows by key, and a plan cached
             # while a table was small must not stay a full scan as it grows (migration 015)
             settings = {"application_name": "mycrypto-trade-engine", "enable_seqscan": "off"}
-            if getattr(db, "statement_timeout_ms", None):
+            if db.statement_timeout_ms:
                 settings["statement_timeout"] = str(db.statement_timeout_ms)
             conn = self._conns[slot] = await asyncpg.connect(db.dsn, timeout=10, server_settings=settings)
         return conn
