@@ -180,30 +180,27 @@ def test_only_the_container_has_type_checking_imports():
     assert not offenders, f"imports under TYPE_CHECKING outside container.py: {offenders}"
 
 
-def test_packages_import_each_other_only_in_the_allowed_directions():
-    assert set(ALLOWED) | ASSEMBLERS | {ROOT} >= {package_of(m) for m in MODULES}, "a new package: add it to ALLOWED"
-    wrong = []
+def _between_packages() -> list[tuple[str, str, str, str]]:
+    """(module, imported module, its package, the imported module's package) for every run-time import
+    from one package into another, except from the composition root."""
+    out = []
     for module, (runtime, _) in EDGES.items():
         source = package_of(module)
-        if source in ASSEMBLERS:
-            continue
-        for target in runtime:
-            to = package_of(target)
-            if to != source and to not in ALLOWED.get(source, set()):
-                wrong.append(f"{module} -> {target}")
+        if source not in ASSEMBLERS:
+            out.extend((module, t, source, package_of(t)) for t in runtime if package_of(t) != source)
+    return out
+
+
+def test_packages_import_each_other_only_in_the_allowed_directions():
+    assert set(ALLOWED) | ASSEMBLERS | {ROOT} >= {package_of(m) for m in MODULES}, "a new package: add it to ALLOWED"
+    wrong = [f"{m} -> {t}" for m, t, source, to in _between_packages() if to not in ALLOWED.get(source, set())]
     assert not wrong, f"imports against the allowed directions (docs/architecture.md): {sorted(wrong)}"
 
 
 def test_other_packages_use_only_the_public_modules_of_auth_wallet_and_trading():
     wrong = []
-    for module, (runtime, _) in EDGES.items():
-        source = package_of(module)
-        if source in ASSEMBLERS:
-            continue
-        for target in runtime:
-            to = package_of(target)
-            if to == source or to not in PUBLIC:
-                continue
+    for module, target, _, to in _between_packages():
+        if to in PUBLIC:
             inner = target.split(".", 2)[2] if target.count(".") >= 2 else ""
             if not any(inner == p or inner.startswith(p + ".") for p in PUBLIC[to]):
                 wrong.append(f"{module} -> {target}")
