@@ -73,18 +73,6 @@ class BatchMatcher:
         return outcomes
 
     # ------------------------------------------------------------------ one handler per command
-    def place(self, cmd: Place) -> Any:
-        coid = cmd.intent.client_order_id
-        if coid is not None:
-            key = (cmd.user_id, coid)
-            if key in self.existing:
-                return Duplicate(self.existing[key])
-            first = self.seen.get(key)
-            if first is not None:
-                return _SameAs(first)   # resolved to the first order's outcome by run()
-            self.seen[key] = len(self.outcomes)
-        return self._place(cmd)
-
     def cancel(self, cmd: Cancel) -> OrderResult:
         order = self._owned(cmd.user_id, cmd.order_id)
         self.batch.apply(self.book.cancel(order.id), None, self.ms)
@@ -105,12 +93,21 @@ class BatchMatcher:
         self.batch.apply(evs, None, self.ms)
         return result_from_state(self.spec, order)
 
-    # ------------------------------------------------------------------ placing
-    def _place(self, cmd: Place) -> Any:
+    def place(self, cmd: Place) -> Any:
+        """A placement: a Duplicate for a known client order id, REQUEUE when deferred, else its result."""
+        it = cmd.intent
+        coid = it.client_order_id
+        if coid is not None:
+            key = (cmd.user_id, coid)
+            if key in self.existing:
+                return Duplicate(self.existing[key])
+            first = self.seen.get(key)
+            if first is not None:
+                return _SameAs(first)   # resolved to the first order's outcome by run()
+            self.seen[key] = len(self.outcomes)
         spec = self.spec
         if spec.halted:
             raise MarketHalted()
-        it = cmd.intent
         book = self.book
         batch = self.batch
         ms = self.ms
@@ -165,6 +162,7 @@ class BatchMatcher:
             raise SettlementError(f"engine rejected validated order {oid}: {evs}")
         return result_from_state(spec, order, fills)
 
+    # ------------------------------------------------------------------ helpers
     def _worst_ask(self, qty_lots: int) -> int:
         n = 16
         while True:
