@@ -57,7 +57,7 @@ def free_port() -> int:
 async def setup_database(admin_dsn: str, name: str, n_users: int) -> str:
     from mycrypto.db.migrate import migrate
     from mycrypto.wallet.domain.ledger import Leg, Posting
-    from mycrypto.wallet.repository import apply_changes, ensure_user_accounts, system_accounts
+    from mycrypto.wallet.ledger import apply_changes, ensure_user_accounts, system_accounts
 
     conn = await asyncpg.connect(admin_dsn)
     await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,22 +1,28 @@
 """ASGI apps: one per service (auth, wallet, trade, frontend) and the all-in-one that includes them.
 
-Each service package exposes `api.router` and, optionally, `api.lifespan(container)` for background
-work (matching engines, outbox relay, deposit watcher). Every app gets the same plumbing: JSON
-errors, request ids, security headers, body limit, CORS allow-list, health endpoints and the
-OpenAPI document at /api/openapi.json with its browser view at /api/docs (common/apidocs.py).
+This is the composition root: it imports each service's HTTP layer explicitly (`SERVICE_APPS`: routers,
+an optional `lifespan(container)` for background work such as matching engines, the outbox relay or the
+deposit watcher, an optional pure-ASGI fast path) and wires them onto one container. Every app gets the
+same plumbing: JSON errors, request ids, security headers, body limit, CORS allow-list, health
+endpoints, /metrics and the OpenAPI document at /api/openapi.json with its browser view at /api/docs
+(common/apidocs.py).
 """
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
-from importlib import import_module
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
 from . import __version__
+from .alerts import api as alerts_api
+from .auth import api as auth_api
+from .auth.service import AuthService
 from .common.apidocs import add_docs_routes
 from .common.errors import install_error_handlers
 from .common.health import ServiceCheck, health_response
@@ -27,29 +33,54 @@ from .common.metrics import render as render_metrics
 from .common.probe_server import ProbeServer
 from .common.jsonresp import JsonResponse
 from .common.routing import IndexedDispatch
+from .compat.binance import api as binance_api
 from .config import Settings
 from .container import Container
+from .marketdata import api as marketdata_api
+from .notify import relay
+from .trading import api as trade_api
+from .trading.fastpath import TradeFastPath
+from .trading.health import engine_health
+from .wallet import api as wallet_api
+from .web import api as web_api
 
-SERVICE_MODULES = {
-    "auth": "mycrypto.auth.api",
-    "wallet": "mycrypto.wallet.api",
-    "trade": "mycrypto.trading.api",
-    "frontend": "mycrypto.web.api",
+
+@dataclass(frozen=True)
+class ServiceApp:
+    """What one service adds to an app: its routers (in this order), an optional lifespan for background
+    work, an optional ASGI fast path answering its hottest endpoints in front of FastAPI's router, and an
+    optional health check of its own beyond its dependencies ((key in the health body, check); see
+    common/health.py) that also decides its readiness."""
+
+    routers: tuple[APIRouter, ...]
+    lifespan: Callable[[Container], AbstractAsyncContextManager[None]] | None = None
+    fast_path: Callable[[Any], Any] | None = None
+    check: tuple[str, ServiceCheck] | None = None
+
+
+SERVICE_APPS = {
+    "auth": ServiceApp((auth_api.router,), auth_api.lifespan),
+    "wallet": ServiceApp((wallet_api.router,), wallet_api.lifespan),
+    # /api/v3 (docs/binance-api.md) is an adapter over TradeService: served wherever the trade service runs,
+    # its routes after the trade routes (its catch-alls answer unknown /api/v3 paths). Price alerts
+    # (docs/alerts.md) run beside the engines; their routes and the indicators' are served here too.
+    "trade": ServiceApp((trade_api.router, binance_api.router, alerts_api.router, marketdata_api.router),
+                        partial(trade_api.lifespan, beside=(alerts_api.lifespan,)), TradeFastPath,
+                        check=("engine", engine_health)),
+    "frontend": ServiceApp((web_api.router,)),
 }
-ALL_SERVICES = tuple(SERVICE_MODULES)
+ALL_SERVICES = tuple(SERVICE_APPS)
 HEALTH_PATHS = {"auth": "/api/v1/auth/health", "wallet": "/api/v1/wallet/health",
                 "trade": "/api/v1/trade/health"}
-# A service's own health check beyond its dependencies (see common/health.py, trading/health.py)
-SERVICE_CHECKS = {"trade": ("engine", "mycrypto.trading.health", "engine_health")}
 
 
 def create_app(settings: Settings, services: Sequence[str] = ALL_SERVICES, *,
                access_log: bool = True) -> FastAPI:
     """Build the ASGI app for `services` (all of them = the all-in-one app)."""
-    unknown = set(services) - set(SERVICE_MODULES)
+    unknown = set(services) - set(SERVICE_APPS)
     if unknown:
         raise ValueError(f"unknown service(s): {sorted(unknown)}")
-    modules = [import_module(SERVICE_MODULES[name]) for name in services]
+    parts = [SERVICE_APPS[name] for name in services]
     name = "all" if len(services) > 1 else services[0]
 
     @asynccontextmanager
@@ -57,12 +88,15 @@ def create_app(settings: Settings, services: Sequence[str] = ALL_SERVICES, *,
         container = Container.create(settings)
         await container.start()
         app.state.container = container
+        # every service authenticates its callers (tokens, cookies, signed API-key requests) and honours
+        # revoked sessions, whether or not this app serves the auth router
+        container.auth = AuthService(settings, container.db, container.rate_limiter,
+                                     wake_outbox=partial(relay.wake, container))
         try:
             async with AsyncExitStack() as stack:
-                for module in modules:
-                    start = getattr(module, "lifespan", None)
-                    if start is not None:
-                        await stack.enter_async_context(start(container))
+                for part in parts:
+                    if part.lifespan is not None:
+                        await stack.enter_async_context(part.lifespan(container))
                 await stack.enter_async_context(observability(container, services))
                 app.state.ready = True
                 yield
@@ -76,20 +110,20 @@ def create_app(settings: Settings, services: Sequence[str] = ALL_SERVICES, *,
     app.state.ready = False
     app.state.service = name
     install_error_handlers(app)
-    for module in modules:
-        app.include_router(module.router)
+    for part in parts:
+        for router in part.routers:
+            app.include_router(router)
     _add_health_routes(app, name, services)
     if not settings.metrics_port:
         _add_metrics_route(app)
     add_docs_routes(app)
     app.router.middleware_stack = IndexedDispatch(app.router)
-    # A service may answer its hottest endpoints with a pure-ASGI fast path (api.asgi_fast_path, an
-    # ASGI middleware class) in front of FastAPI's router; it sits inside CORS and PlatformMiddleware,
-    # so request ids, security headers and the body limit still apply (see docs/trading.md).
-    for module in modules:
-        fast_path = getattr(module, "asgi_fast_path", None)
-        if fast_path is not None:
-            app.add_middleware(fast_path)
+    # A service may answer its hottest endpoints with a pure-ASGI fast path (an ASGI middleware class)
+    # in front of FastAPI's router; it sits inside CORS and PlatformMiddleware, so request ids, security
+    # headers and the body limit still apply (see docs/trading.md).
+    for part in parts:
+        if part.fast_path is not None:
+            app.add_middleware(part.fast_path)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
@@ -105,12 +139,7 @@ def create_app(settings: Settings, services: Sequence[str] = ALL_SERVICES, *,
 
 def _service_checks(services: Sequence[str]) -> dict[str, tuple[str, ServiceCheck]]:
     """service -> (key in the health body, check)."""
-    found = {}
-    for service in services:
-        if service in SERVICE_CHECKS:
-            key, module, attr = SERVICE_CHECKS[service]
-            found[service] = (key, getattr(import_module(module), attr))
-    return found
+    return {service: check for service in services if (check := SERVICE_APPS[service].check) is not None}
 
 
 @asynccontextmanager
@@ -119,9 +148,7 @@ async def observability(container: Container, services: Sequence[str]) -> AsyncI
     its own port (one the public ingress never routes to; docs/operations.md)."""
     undo = None
     if "trade" in services:
-        from .trading.health import registry_of
-
-        undo = watch_engines(lambda: registry_of(container))
+        undo = watch_engines(lambda: container.trade_registry)
     server = None
     if container.settings.metrics_port:
         async def scrape() -> tuple[int, str, bytes]:

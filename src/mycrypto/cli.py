@@ -2,82 +2,31 @@
 
 Every command reads the same Settings. Commands that need the database use DATABASE_URL, or start
 the embedded server in MYCRYPTO_PGDATA when it is unset. Expected failures (bad configuration,
-unreachable database, failing migration, port in use) print one `error:` line and exit non-zero.
-Service packages add their own commands through a `cli.py` exposing `register(group)`.
+unreachable database, failing migration, port in use) print one `error:` line and exit non-zero
+(the shared helpers are in common/cli.py). Service packages add their own commands through a `cli.py`
+exposing `register(group)`, imported explicitly here (SERVICE_COMMANDS).
 """
 from __future__ import annotations
 
-import asyncio
-import importlib
-import importlib.util
 import json
 import socket
-import sys
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from . import __version__
-from .config import ConfigError, Settings, load_settings
-from .db.database import DatabaseUnavailable, connect_once
-from .db.migrate import MigrationError, migrate, status
+from .auth import cli as auth_cli
+from .common.cli import database, fail, get_settings, run_async, with_connection
+from .config import ConfigError, Settings
+from .db.migrate import migrate, status
+from .notify import cli as notify_cli
+from .ops import cli as ops_cli
+from .ops.preflight import cli as preflight_cli
+from .trading import cli as trading_cli
+from .wallet import cli as wallet_cli
 
-T = TypeVar("T")
-EXPECTED_ERRORS = (ConfigError, DatabaseUnavailable, MigrationError)
-COMMAND_MODULES = ("mycrypto.auth.cli", "mycrypto.wallet.cli", "mycrypto.trading.cli", "mycrypto.ops.cli",
-                   "mycrypto.notify.cli", "mycrypto.ops.preflight.cli")
-
-
-def fail(message: str, code: int = 1) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
-def get_settings(ctx: click.Context) -> Settings:
-    if ctx.obj is None:
-        try:
-            ctx.obj = load_settings()
-            ctx.obj.check_production()
-        except ConfigError as exc:
-            fail(str(exc), 2)
-    return ctx.obj
-
-
-@contextmanager
-def database(settings: Settings) -> Iterator[Settings]:
-    """Yield settings whose database_url is usable: the configured one, or an embedded server's."""
-    if settings.database_url is not None:
-        yield settings
-        return
-    from .db.embedded import EmbeddedPostgres
-
-    server = EmbeddedPostgres(settings.pgdata_dir)
-    try:
-        dsn = server.start()
-    except Exception as exc:  # pgserver raises assorted errors; one clear line is what the user needs
-        fail(f"cannot start the embedded PostgreSQL in {settings.pgdata_dir}: {exc}")
-    try:
-        yield settings.model_copy(update={"database_url": dsn})
-    finally:
-        server.stop()
-
-
-def run_async(fn: Callable[[], Awaitable[T]]) -> T:
-    try:
-        return asyncio.run(fn())
-    except EXPECTED_ERRORS as exc:
-        fail(str(exc))
-    raise AssertionError("unreachable")
-
-
-async def with_connection(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
-    conn = await connect_once(settings.database_url)  # type: ignore[arg-type]
-    try:
-        return await fn(conn)
-    finally:
-        await conn.close()
+# the services' own commands (each package's cli.py adds its group with `register(main)`)
+SERVICE_COMMANDS = (auth_cli, wallet_cli, trading_cli, ops_cli, notify_cli, preflight_cli)
 
 
 def check_chain_settings(settings: Settings) -> None:
@@ -177,8 +126,6 @@ def serve(ctx: click.Context, service: str, host: str | None, port: int | None, 
         else:
             run_async(lambda: check_database(settings))
         if service == "notifier":
-            if not _module_exists("mycrypto.notify.worker"):
-                fail("the notifier is not available in this build")
             from .notify.worker import run_notifier
 
             # /health/* and /metrics of the notifier on MYCRYPTO_PORT (notify/health.py)
@@ -245,20 +192,8 @@ def maintenance(ctx: click.Context, token_keep: str, outbox_keep: str) -> None:
         click.echo(f"{row['task']:<24} {row['rows_affected']}")
 
 
-def _module_exists(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:  # the parent package is absent
-        return False
-
-
-def _register_service_commands() -> None:
-    for name in COMMAND_MODULES:
-        if _module_exists(name):
-            importlib.import_module(name).register(main)
-
-
-_register_service_commands()
+for _commands in SERVICE_COMMANDS:
+    _commands.register(main)
 
 if __name__ == "__main__":
     main()

@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 
 from mycrypto.auth.tokens import issue_access_token
 from mycrypto.wallet.domain.ledger import Leg, Posting
-from mycrypto.wallet.repository import apply_changes, ensure_user_accounts, system_accounts
+from mycrypto.wallet.ledger import apply_changes, ensure_user_accounts, system_accounts
 
 _counter = itertools.count(1)
 DEFAULT_PASSWORD = "correct horse battery staple 42"

@@ -1,15 +1,22 @@
 """Alert HTTP API under /api/v1/trade/alerts (served by the trade service; docs/alerts.md).
 
-A thin layer over `AlertService`: resolve the caller, parse, call, serialise. The router is included
-by trading/api.py, whose lifespan builds the service (`container.services["alerts"]`).
+A thin layer over `AlertService`: resolve the caller, parse, call, serialise. apps.py mounts the router
+in the trade service and runs `lifespan` beside its engines (trading.api.lifespan's `beside`): it builds
+the service (`container.alerts`) and hooks one evaluator onto each engine the registry starts.
 """
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ..auth.principal import current_principal
 from ..common.jsonresp import json_response
+from ..container import Container
+from ..notify import relay
 from .schemas import create_schema, parse_create
 from .service import AlertService
 
@@ -20,7 +27,23 @@ router = APIRouter(tags=["alerts"])
 
 
 def _service(request: Request) -> AlertService:
-    return request.app.state.container.services["alerts"]
+    return request.app.state.container.alerts
+
+
+@asynccontextmanager
+async def lifespan(container: Container) -> AsyncIterator[None]:
+    """Price alerts (issue 13): one evaluator beside each engine this process runs. Entered after the
+    engine registry is built and before it takes markets; left after its engines stopped."""
+    registry = container.trade_registry
+    service = AlertService(container.db, container.settings, registry, limiter=container.rate_limiter,
+                           wake=partial(relay.wake, container))
+    registry.engine_hooks.append(service.engine_started)
+    container.alerts = service
+    await service.start()          # listening for alert changes before any evaluator loads its alerts
+    try:
+        yield
+    finally:
+        await service.stop()       # the engines have stopped: evaluators drain and stop
 
 
 @router.post(PREFIX, status_code=201, summary="Create a price or indicator alert",

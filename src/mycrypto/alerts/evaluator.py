@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ..trading.domain.market import MarketSpec
+from ..common.markets import MarketSpec
 from . import firing
 from . import repository as repo
 from .domain.conditions import Condition

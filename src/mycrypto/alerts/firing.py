@@ -16,7 +16,7 @@ from typing import Any
 
 from ..notify import outbox
 from ..notify.emails import enqueue_email
-from ..trading.domain.market import MarketSpec
+from ..common.markets import MarketSpec
 from . import repository as repo
 from .domain.conditions import Condition
 from .domain.watch import Firing

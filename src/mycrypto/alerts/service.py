@@ -24,7 +24,7 @@ import asyncpg
 from ..auth.principal import Principal
 from ..common.bounds import MAX_DB_ID
 from ..common.errors import AppError
-from ..trading.domain.market import MAX_PRICE_TICKS, MarketSpec
+from ..common.markets import MAX_PRICE_TICKS, MarketSpec
 from ..trading.errors import InvalidParameter, MarketNotFound, UnknownMarket
 from . import repository as repo
 from .domain.conditions import AlertRuleError, check_price_band, parse_condition, parse_options
@@ -79,7 +79,7 @@ class AlertService:
         self.registry = registry
         self.limiter = limiter
         self.wake = wake
-        self.max_per_user = int(getattr(settings, "alerts_max_per_user", 50))
+        self.max_per_user = settings.alerts_max_per_user
         self.evaluators: dict[int, MarketEvaluator] = {}
         self._listen_task: asyncio.Task | None = None
         self._listening = asyncio.Event()

@@ -1,11 +1,11 @@
-"""API keys: create (secret shown once), list, revoke; and Binance-style signed-request authentication.
+"""API keys (use cases of `AuthService`): create (secret shown once), list, revoke; and Binance-style
+signed-request authentication.
 
-`authenticate_signed_request(container, request, permission=None) -> Principal` is the reusable
-check (the Binance-compatible API calls it; `current_principal` uses it through
-`services["api_key_resolver"]`). It raises AppErrors with distinct codes (see auth/errors.py):
-api_key_missing, api_key_invalid, signature_missing, signature_invalid, timestamp_missing,
-timestamp_invalid, recv_window_invalid, timestamp_outside_recv_window, ip_not_allowed,
-permission_denied.
+`container.auth.authenticate_signed_request(request, permission=None) -> Principal` is the reusable
+check (the Binance-compatible API calls it; `current_principal` through `resolve_api_key`). It raises
+AppErrors with distinct codes (see auth/errors.py): api_key_missing, api_key_invalid,
+signature_missing, signature_invalid, timestamp_missing, timestamp_invalid, recv_window_invalid,
+timestamp_outside_recv_window, ip_not_allowed, permission_denied.
 
 Secrets are stored encrypted (AES-GCM, purpose `api-key-secret`) because verifying an HMAC needs the
 secret itself. Key records are cached per process for `KEY_CACHE_TTL_S` (the hot order path must
@@ -26,15 +26,15 @@ from fastapi import Request
 from ..common.crypto import decrypt, encrypt
 from ..common.errors import ValidationFailed
 from ..common.http import client_ip
-from ..container import get_container
+from ..db.database import Queryable
 from . import audit
 from . import repository as repo
+from .core import AuthCore, RequestContext, require_session
 from .domain import limits, signing
 from .domain.rules import Rejected
 from .domain.tokens import new_api_key_pair
-from .errors import (ApiKeyInvalid, ApiKeyMissing, ApiKeyNotFound, IpNotAllowed, TooManyApiKeys, from_rejected)
-from .principal import Principal, principal_for_user
-from .service import RequestContext, limit, require_session
+from .errors import ApiKeyInvalid, ApiKeyMissing, ApiKeyNotFound, IpNotAllowed, TooManyApiKeys, from_rejected
+from .principal import Principal
 from .totp import check_second_factor
 
 log = logging.getLogger("mycrypto.auth.apikeys")
@@ -64,55 +64,6 @@ def _public(row: Any) -> dict[str, Any]:
             "last_used_at": repo.iso(row["last_used_at"]), "revoked_at": repo.iso(row["revoked_at"])}
 
 
-async def create_api_key(container: Any, ctx: RequestContext, principal: Principal, *, label: str,
-                         permissions: list[str], ip_allowlist: list[str], totp_code: str | None) -> dict[str, Any]:
-    """A new key + secret (returned once). 2FA code required when 2FA is on; 'withdraw' needs an IP list."""
-    require_session(principal)
-    principal.require_verified()
-    perms = [p for p in ORDERED_PERMISSIONS if p in set(permissions) | {"read"}]
-    networks = _networks(ip_allowlist)
-    if "withdraw" in perms and not networks:
-        raise ValidationFailed("A key with the 'withdraw' permission needs an IP allow-list.",
-                               code="withdraw_requires_ip_allowlist")
-    if totp_code:  # a code is a guess like any other: same budget as the 2FA endpoints
-        await limit(container, limits.TOTP_IP, ctx.ip)
-        await limit(container, limits.TOTP_ACCOUNT, principal.user_id)
-    api_key, secret = new_api_key_pair()
-    settings = container.settings
-    async with container.db.unit_of_work() as uow:
-        await check_second_factor(uow.conn, settings, principal.user_id, totp_code)
-        if await repo.count_active_api_keys(uow.conn, principal.user_id) >= MAX_KEYS_PER_USER:
-            raise TooManyApiKeys()
-        row = await repo.insert_api_key(
-            uow.conn, user_id=principal.user_id, label=label.strip(), api_key=api_key,
-            secret_enc=encrypt(settings.data_encryption_key.get_secret_value(), SECRET_PURPOSE, secret),
-            permissions=perms, ip_allowlist=networks)
-        await audit.record(uow.conn, "api_key_created", user_id=principal.user_id, ip=ctx.ip,
-                           user_agent=ctx.user_agent, details={"api_key_id": row["id"], "permissions": perms,
-                                                               "ip_allowlist": networks})
-        await uow.commit()
-    return {**_public(row), "secret": secret}
-
-
-async def list_api_keys(container: Any, principal: Principal) -> list[dict[str, Any]]:
-    require_session(principal)
-    return [_public(r) for r in await repo.list_api_keys(container.db, principal.user_id)]
-
-
-async def revoke_api_key(container: Any, ctx: RequestContext, principal: Principal, key_id: int) -> dict[str, Any]:
-    """Revoke one of the caller's keys; another user's key is indistinguishable from a missing one (404)."""
-    require_session(principal)
-    async with container.db.unit_of_work() as uow:
-        row = await repo.revoke_api_key(uow.conn, principal.user_id, key_id)
-        if row is None:
-            raise ApiKeyNotFound()
-        await audit.record(uow.conn, "api_key_revoked", user_id=principal.user_id, ip=ctx.ip,
-                           user_agent=ctx.user_agent, details={"api_key_id": key_id})
-        await uow.commit()
-    key_cache(container).invalidate(row["api_key"])
-    return _public(row)
-
-
 # ------------------------------------------------------------------------------- authentication
 @dataclass(frozen=True, slots=True)
 class KeyRecord:
@@ -134,16 +85,15 @@ class ApiKeyCache:
         self._entries: dict[str, tuple[float, KeyRecord | None]] = {}
         self._touched: dict[int, float] = {}
 
-    async def get(self, container: Any, api_key: str) -> KeyRecord | None:
+    async def get(self, db: Queryable, data_key: str, api_key: str) -> KeyRecord | None:
         now = time.monotonic()
         hit = self._entries.get(api_key)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
-        row = await repo.api_key_for_auth(container.db, api_key)
+        row = await repo.api_key_for_auth(db, api_key)
         record = None
         if row is not None:
-            secret = decrypt(container.settings.data_encryption_key.get_secret_value(), SECRET_PURPOSE,
-                             row["secret_enc"])
+            secret = decrypt(data_key, SECRET_PURPOSE, row["secret_enc"])
             record = KeyRecord(row["id"], row["user_id"], secret, frozenset(row["permissions"]),
                                tuple(ipaddress.ip_network(n) for n in row["ip_allowlist"]),
                                row["revoked_at"] is not None)
@@ -168,76 +118,120 @@ class ApiKeyCache:
         return True
 
 
-def key_cache(container: Any) -> ApiKeyCache:
-    cache = container.services.get("api_key_cache")
-    if cache is None:
-        cache = container.services["api_key_cache"] = ApiKeyCache()
-    return cache
-
-
 def _valid_key_format(api_key: str) -> bool:
     return 16 <= len(api_key) <= 128 and api_key.isascii() and api_key.isalnum()
 
 
-async def _touch(container: Any, key_id: int) -> None:
-    try:
-        await repo.touch_api_key(container.db, key_id)
-    except Exception:  # last_used_at is informational; never fail a request over it
-        log.debug("could not update api key last_used_at", exc_info=True)
+class ApiKeys(AuthCore):
+    """The API-key use cases of AuthService."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.key_cache = ApiKeyCache()
 
-async def authenticate_signed_request(container: Any, request: Request, permission: str | None = None) -> Principal:
-    """Verify X-MBX-APIKEY + timestamp/recvWindow + HMAC signature (+ IP allow-list, + permission)."""
-    api_key = request.headers.get(API_KEY_HEADER)
-    if not api_key:
-        raise ApiKeyMissing()
-    api_key = api_key.strip()
-    if not _valid_key_format(api_key):
-        raise ApiKeyInvalid()
-    content_type = request.headers.get("content-type", "")
-    body = ""
-    # Only a urlencoded form body is part of what is signed (as on Binance); a JSON body is not.
-    if content_type.startswith("application/x-www-form-urlencoded") or (
-            not content_type and request.method in ("POST", "PUT", "PATCH", "DELETE")):
+    async def create_api_key(self, ctx: RequestContext, principal: Principal, *, label: str,
+                             permissions: list[str], ip_allowlist: list[str], totp_code: str | None) -> dict[str, Any]:
+        """A new key + secret (returned once). 2FA code required when 2FA is on; 'withdraw' needs an IP list."""
+        require_session(principal)
+        principal.require_verified()
+        perms = [p for p in ORDERED_PERMISSIONS if p in set(permissions) | {"read"}]
+        networks = _networks(ip_allowlist)
+        if "withdraw" in perms and not networks:
+            raise ValidationFailed("A key with the 'withdraw' permission needs an IP allow-list.",
+                                   code="withdraw_requires_ip_allowlist")
+        if totp_code:  # a code is a guess like any other: same budget as the 2FA endpoints
+            await self.limit(limits.TOTP_IP, ctx.ip)
+            await self.limit(limits.TOTP_ACCOUNT, principal.user_id)
+        api_key, secret = new_api_key_pair()
+        settings = self.settings
+        async with self.db.unit_of_work() as uow:
+            await check_second_factor(uow.conn, settings, principal.user_id, totp_code)
+            if await repo.count_active_api_keys(uow.conn, principal.user_id) >= MAX_KEYS_PER_USER:
+                raise TooManyApiKeys()
+            row = await repo.insert_api_key(
+                uow.conn, user_id=principal.user_id, label=label.strip(), api_key=api_key,
+                secret_enc=encrypt(settings.data_encryption_key.get_secret_value(), SECRET_PURPOSE, secret),
+                permissions=perms, ip_allowlist=networks)
+            await audit.record(uow.conn, "api_key_created", user_id=principal.user_id, ip=ctx.ip,
+                               user_agent=ctx.user_agent, details={"api_key_id": row["id"], "permissions": perms,
+                                                                   "ip_allowlist": networks})
+            await uow.commit()
+        return {**_public(row), "secret": secret}
+
+    async def list_api_keys(self, principal: Principal) -> list[dict[str, Any]]:
+        require_session(principal)
+        return [_public(r) for r in await repo.list_api_keys(self.db, principal.user_id)]
+
+    async def revoke_api_key(self, ctx: RequestContext, principal: Principal, key_id: int) -> dict[str, Any]:
+        """Revoke one of the caller's keys; another user's key is indistinguishable from a missing one (404)."""
+        require_session(principal)
+        async with self.db.unit_of_work() as uow:
+            row = await repo.revoke_api_key(uow.conn, principal.user_id, key_id)
+            if row is None:
+                raise ApiKeyNotFound()
+            await audit.record(uow.conn, "api_key_revoked", user_id=principal.user_id, ip=ctx.ip,
+                               user_agent=ctx.user_agent, details={"api_key_id": key_id})
+            await uow.commit()
+        self.key_cache.invalidate(row["api_key"])
+        return _public(row)
+
+    async def authenticate_signed_request(self, request: Request, permission: str | None = None) -> Principal:
+        """Verify X-MBX-APIKEY + timestamp/recvWindow + HMAC signature (+ IP allow-list, + permission)."""
+        api_key = request.headers.get(API_KEY_HEADER)
+        if not api_key:
+            raise ApiKeyMissing()
+        api_key = api_key.strip()
+        if not _valid_key_format(api_key):
+            raise ApiKeyInvalid()
+        content_type = request.headers.get("content-type", "")
+        body = ""
+        # Only a urlencoded form body is part of what is signed (as on Binance); a JSON body is not.
+        if content_type.startswith("application/x-www-form-urlencoded") or (
+                not content_type and request.method in ("POST", "PUT", "PATCH", "DELETE")):
+            try:
+                body = (await request.body()).decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValidationFailed("The form body is not UTF-8.", code="malformed_body") from None
+        query = request.scope.get("query_string", b"").decode("latin-1")
         try:
-            body = (await request.body()).decode("utf-8")
-        except UnicodeDecodeError:
-            raise ValidationFailed("The form body is not UTF-8.", code="malformed_body") from None
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    try:
-        signed = signing.extract(query, body)
-    except Rejected as exc:
-        raise from_rejected(exc) from None
-    record = await key_cache(container).get(container, api_key)
-    if record is None or record.revoked:
-        raise ApiKeyInvalid()
-    try:
-        # The timestamp is checked first (it is free); then the HMAC over the exact bytes sent.
-        signing.check_timestamp(signed.params, int(time.time() * 1000))
-        signing.verify_signature(record.secret, signed)
-    except Rejected as exc:
-        raise from_rejected(exc) from None
-    if record.networks:
-        ip = client_ip(request, container.settings.trust_proxy_headers)
+            signed = signing.extract(query, body)
+        except Rejected as exc:
+            raise from_rejected(exc) from None
+        record = await self.key_cache.get(self.db, self.settings.data_encryption_key.get_secret_value(), api_key)
+        if record is None or record.revoked:
+            raise ApiKeyInvalid()
         try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            raise IpNotAllowed() from None
-        if not any(addr in net for net in record.networks):
-            raise IpNotAllowed()
-    principal = await principal_for_user(container, record.user_id, api_key_id=record.id,
-                                         permissions=record.permissions)
-    if permission is not None:
-        principal.require(permission)
-    if key_cache(container).should_touch(record.id):
-        task = asyncio.create_task(_touch(container, record.id))
-        container.services.setdefault("_bg_tasks", set()).add(task)
-        task.add_done_callback(container.services["_bg_tasks"].discard)
-    return principal
+            # The timestamp is checked first (it is free); then the HMAC over the exact bytes sent.
+            signing.check_timestamp(signed.params, int(time.time() * 1000))
+            signing.verify_signature(record.secret, signed)
+        except Rejected as exc:
+            raise from_rejected(exc) from None
+        if record.networks:
+            ip = client_ip(request, self.settings.trust_proxy_headers)
+            try:
+                addr = ipaddress.ip_address(ip)
+            except ValueError:
+                raise IpNotAllowed() from None
+            if not any(addr in net for net in record.networks):
+                raise IpNotAllowed()
+        principal = await self.principal_for_user(record.user_id, api_key_id=record.id,
+                                                  permissions=record.permissions)
+        if permission is not None:
+            principal.require(permission)
+        if self.key_cache.should_touch(record.id):
+            task = asyncio.create_task(self._touch(record.id))
+            self._background.add(task)   # (a task nothing refers to may be garbage-collected mid-run)
+            task.add_done_callback(self._background.discard)
+        return principal
 
+    async def resolve_api_key(self, request: Request) -> Principal | None:
+        """The caller of a signed request (current_principal asks this): None when it carries no API key."""
+        if not request.headers.get(API_KEY_HEADER):
+            return None
+        return await self.authenticate_signed_request(request)
 
-async def resolve_api_key(request: Request) -> Principal | None:
-    """The `services["api_key_resolver"]` hook: None when the request carries no API key."""
-    if not request.headers.get(API_KEY_HEADER):
-        return None
-    return await authenticate_signed_request(get_container(request), request)
+    async def _touch(self, key_id: int) -> None:
+        try:
+            await repo.touch_api_key(self.db, key_id)
+        except Exception:  # last_used_at is informational; never fail a request over it
+            log.debug("could not update api key last_used_at", exc_info=True)

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..db.database import Queryable
 
-async def record(conn: Any, event: str, *, user_id: int | None = None, actor_user_id: int | None = None,
+
+async def record(conn: Queryable, event: str, *, user_id: int | None = None, actor_user_id: int | None = None,
                  ip: str | None = None, user_agent: str | None = None,
                  details: dict[str, Any] | None = None) -> None:
     """Append one audit event (e.g. 'login_failed', 'withdrawal_approved'); never raises on details."""

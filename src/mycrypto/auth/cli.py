@@ -15,12 +15,12 @@ from typing import Any
 
 import click
 
+from ..common.cli import database, fail, get_settings, run_async, with_connection
+
 ROLES = ("user", "admin")
 
 
 def register(group: click.Group) -> None:
-    from ..cli import database, fail, get_settings, run_async, with_connection
-
     @group.group("user")
     def user() -> None:
         """Manage user accounts (admins, roles, lockouts)."""

@@ -16,7 +16,8 @@ from fastapi import Request
 from starlette.responses import Response
 
 from .domain.tokens import csrf_token, csrf_valid
-from .principal import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, CsrfFailed
+from .errors import CsrfFailed
+from .principal import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER
 
 REFRESH_COOKIE = "mc_refresh"
 REFRESH_PATH = "/api/v1/auth"

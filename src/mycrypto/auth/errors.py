@@ -10,8 +10,23 @@ Signed API-key requests (docs/auth.md "Signed requests") raise these distinct co
 from __future__ import annotations
 
 from ..common.errors import AppError, Conflict, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
-from .principal import CsrfFailed, EmailNotVerified, PermissionDenied  # noqa: F401  (re-exported)
 from .domain.rules import Rejected
+
+
+class EmailNotVerified(Forbidden):
+    code, message = "email_not_verified", "Verify your email address first."
+
+
+class PermissionDenied(Forbidden):
+    code, message = "permission_denied", "These credentials lack the required permission."
+
+
+class CsrfFailed(Forbidden):
+    code, message = "csrf_failed", "Missing or invalid X-CSRF-Token header."
+
+
+class SessionRevoked(Unauthorized):
+    code, message = "session_revoked", "This session was signed out; sign in again."
 
 
 class RegistrationDisabled(Forbidden):

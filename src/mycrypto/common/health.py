@@ -63,7 +63,7 @@ ServiceCheck = Callable[[Any], tuple[bool, dict[str, Any]]]
 async def check_chains(container: Any) -> dict[str, Any] | None:
     """Real chains' node state as their adapters last reported it (wallet.chain_status); None when no
     real chain is configured. A degraded chain is reported, not fatal: deposits wait, withdrawals queue."""
-    if not getattr(container.settings, "chain_eth_rpc_url", ""):
+    if not container.settings.chain_eth_rpc_url:
         return None
     from ..wallet.chain.status import chain_health  # the wallet owns the table
 

@@ -82,7 +82,7 @@ def last_commit_age(symbol: str) -> float | None:
 
 
 def batch_committed(symbol: str, cmds: list, outcomes: list, trades: int) -> None:
-    """Called by the market's sequencer once per acknowledged batch (trading/engine.py)."""
+    """Called by the market's sequencer once per acknowledged batch (trading/engine/commit.py)."""
     _last_commit[symbol] = time.time()
     placed = cancelled = refused = 0
     for cmd, outcome in zip(cmds, outcomes):

@@ -1,6 +1,6 @@
 """Rate limiting: one token-bucket interface, Redis-backed (shared by all replicas) or in-process.
 
-    limiter = rate_limiter(container)                  # built once per container
+    limiter = container.rate_limiter                   # built once per container (build_limiter)
     await limiter.check("login:ip:1.2.3.4", rate=0.1, burst=30)          # raises RateLimited (429)
     decision = await limiter.hit("binance:weight:42", cost=20, rate=100, burst=6000)  # just asks
 
@@ -41,6 +41,8 @@ class Limiter(Protocol):
 
     async def reset(self, key: str) -> None: ...
 
+    async def aclose(self) -> None: ...
+
 
 def _validate(cost: float, rate: float, burst: float) -> None:
     if rate <= 0 or burst <= 0 or cost < 0:
@@ -61,6 +63,9 @@ class _Base:
 
     async def reset(self, key: str) -> None:
         raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Release what the limiter holds (a Redis client it created); nothing for the others."""
 
 
 class MemoryLimiter(_Base):
@@ -200,17 +205,3 @@ def build_limiter(settings: Any) -> Limiter:
     if settings.redis_url:
         return RedisLimiter.from_url(settings.redis_url, settings.rate_limit_prefix)
     return MemoryLimiter()
-
-
-def rate_limiter(container: Any) -> Limiter:
-    """The container's limiter (created on first use): Redis when REDIS_URL is set, else in-process."""
-    limiter = container.services.get("rate_limiter")
-    if limiter is None:
-        limiter = container.services["rate_limiter"] = build_limiter(container.settings)
-    return limiter
-
-
-async def close_limiter(container: Any) -> None:
-    limiter = container.services.pop("rate_limiter", None)
-    if isinstance(limiter, RedisLimiter):
-        await limiter.aclose()

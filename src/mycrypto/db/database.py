@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -22,6 +22,27 @@ log = logging.getLogger("mycrypto.db")
 
 class DatabaseUnavailable(Exception):
     """The database cannot be reached or refused the connection; the message is one clear line."""
+
+
+# The driver's errors that mean "the database could not be reached, or the connection was lost": the
+# outcome of a statement in flight is unknown (it may have committed), unlike a refusal the data
+# explains. The trade engine decides between "replay" and "find out what committed" on this.
+DB_DOWN = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+           asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError, DatabaseUnavailable, TimeoutError)
+
+
+class Queryable(Protocol):
+    """What a repository function receives: an asyncpg Connection (inside a unit of work), a Pool, or
+    `Database` (a read outside any transaction). Functions that need the caller's transaction take
+    `asyncpg.Connection` instead."""
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]: ...
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None: ...
+
+    async def fetchval(self, query: str, *args: Any) -> Any: ...
+
+    async def execute(self, query: str, *args: Any) -> str: ...
 
 
 def describe_dsn(dsn: str) -> str:

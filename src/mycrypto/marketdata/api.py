@@ -1,7 +1,8 @@
 """Market-data HTTP routes that are not on the order path: technical indicators.
 
 GET /api/v1/trade/indicators lists them; GET /api/v1/trade/indicators/{name}?symbol=&interval=&limit=
-&end_time=&<parameters> computes one over candles (public, like /candles). Included by trading/api.py.
+&end_time=&<parameters> computes one over candles (public, like /candles). Served by the trade service
+(apps.py mounts the router); the market is looked up through it (`container.trade`).
 
 A long series costs up to a few hundred milliseconds of Decimal arithmetic, and this process also runs
 the matching engines on its event loop: the computation runs in a worker thread, identical requests
@@ -19,10 +20,8 @@ from starlette.responses import Response
 
 from ..common.http import client_ip
 from ..common.jsonresp import dumps
-from ..common.ratelimit import rate_limiter
-from ..marketdata.service import _ReadUnavailable, _TTLCache
-from ..trading.errors import UnknownMarket
 from . import indicator_service as isvc
+from .service import _ReadUnavailable, _TTLCache
 
 PREFIX = "/api/v1/trade/indicators"
 CACHE_S = 1.0
@@ -58,15 +57,13 @@ async def indicator(request: Request, name: str, symbol: str, interval: str = "1
     query = dict(request.query_params)
     params = isvc.parse_params(name, query)
     interval, limit_n, end_ms = isvc.parse_window(query)
-    spec = container.services["trade_registry"].spec(symbol)
-    if spec is None:
-        raise UnknownMarket()
+    spec = container.trade.market(symbol)   # 400 unknown_market
     key = (spec.id, name, tuple(sorted(params.items())), interval, limit_n, end_ms)
     cache = _cache(request)
     body = cache.get(key)
     if body is None:
         ip = client_ip(request, container.settings.trust_proxy_headers)
-        await rate_limiter(container).check(f"indicators:{ip}", rate=INDICATOR_RATE, burst=INDICATOR_BURST)
+        await container.rate_limiter.check(f"indicators:{ip}", rate=INDICATOR_RATE, burst=INDICATOR_BURST)
         async with _ReadUnavailable(container.db) as conn:
             rows = await isvc.read_candles(conn, spec, interval, limit_n + isvc.warmup_of(name, params), end_ms)
         body = cache.put(key, await asyncio.to_thread(_render, spec, name, interval, params, rows, limit_n))

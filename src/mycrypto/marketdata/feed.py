@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from ..trading.domain.market import MarketSpec
+from ..common.markets import MarketSpec
 from .views import (DepthSnapshot, Rolling24h, Ticker, depth_dict, depth_snapshot, make_ticker, public_trade,
                     ticker_dict, trade_dict)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..common.bounds import MAX_TIME_MS
 from ..common.errors import AppError, NotFound
-from ..trading.domain.market import MarketSpec
+from ..common.markets import MarketSpec
 from . import indicators as ind
 from . import repository as mdrepo
 from .candles import STORED, BadInterval, interval_ms, merge_rows, source_interval

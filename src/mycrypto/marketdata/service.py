@@ -15,21 +15,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import asyncpg
 import orjson
 
 from ..common.errors import ServiceUnavailable
-from ..db.database import DatabaseUnavailable
-
-from ..trading.domain.market import MarketSpec
+from ..common.markets import MarketSpec
+from ..db.database import DB_DOWN
 from . import repository as mdrepo
 from .candles import STORED, BadInterval, interval_ms, merge_rows, source_interval
 from .views import (DepthSnapshot, PublicTrade, Rolling24h, Ticker, depth_dict, depth_snapshot, make_ticker,
                     public_trade, ticker_dict, trade_dict)
 
 MAX_TRADES = 1000
-DB_ERRORS = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-             asyncpg.TooManyConnectionsError, DatabaseUnavailable, TimeoutError)
 MAX_CANDLES = 1000
 
 
@@ -90,12 +86,12 @@ class _ReadUnavailable:
         try:
             self._cm = self.db.acquire()
             return await self._cm.__aenter__()
-        except DB_ERRORS:
+        except DB_DOWN:
             raise ServiceUnavailable("Market data is temporarily unavailable.") from None
 
     async def __aexit__(self, *exc: Any) -> Any:
         result = await self._cm.__aexit__(*exc)
-        if exc[0] is not None and issubclass(exc[0], DB_ERRORS):
+        if exc[0] is not None and issubclass(exc[0], DB_DOWN):
             raise ServiceUnavailable("Market data is temporarily unavailable.") from None
         return result
 
@@ -178,6 +174,13 @@ class MarketDataService:
         """Newest first; with `from_id`, ascending from that trade id (historical trades)."""
         rows = await self._trade_tuples(spec, limit, from_id, start_ms, end_ms)
         return [public_trade(spec, t) for t in rows]
+
+    async def trades_from(self, spec: MarketSpec, *, from_id: int | None, start_ms: int | None, end_ms: int | None,
+                          limit: int, newest: bool = False) -> list[PublicTrade]:
+        """From the database, oldest first: the first `limit` trades from an id and/or a time (inclusive),
+        or (newest=True) the last `limit` up to `end_ms` (the Binance adapter's historical lists)."""
+        return await mdrepo.trades_from(self.db, spec, from_id=from_id, start_ms=start_ms, end_ms=end_ms,
+                                        limit=limit, newest=newest)
 
     # ------------------------------------------------------------------ ticker
     async def ticker(self, spec: MarketSpec) -> Ticker:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from ..trading.domain.market import MarketSpec
+from ..common.markets import MarketSpec
 from .candles import add_trade
 
 DAY_MS = 86_400_000

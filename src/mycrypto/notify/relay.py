@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
+from ..container import Container
 from . import outbox, repository
 from .amqp import ConfirmingPublisher, QueueNames, outbox_message
 from .emails import TemplateError, render
@@ -191,16 +192,16 @@ def email_route(container_db: Any, settings: Any) -> tuple[Handler, ConfirmingPu
     return InProcessEmailRoute(container_db, settings), None
 
 
-def add_route(container: Any, prefix: str, handler: Handler) -> None:
+def add_route(container: Container, prefix: str, handler: Handler) -> None:
     """Let another service relay its own topic family through the same loop."""
-    container.services.setdefault("outbox_routes", {})[prefix] = handler
-    relay = container.services.get("outbox_relay")
+    container.outbox_routes[prefix] = handler
+    relay = container.outbox_relay
     if relay is not None:
         relay.routes[prefix] = handler
 
 
-def wake(container: Any) -> None:
-    relay = container.services.get("outbox_relay")
+def wake(container: Container) -> None:
+    relay = container.outbox_relay
     if relay is not None:
         relay.wake()
 
@@ -220,24 +221,24 @@ async def stop_relay(relay: OutboxRelay, task: asyncio.Task, grace_s: float = 15
 
 
 @asynccontextmanager
-async def running_relay(container: Any) -> AsyncIterator[OutboxRelay]:
+async def running_relay(container: Container) -> AsyncIterator[OutboxRelay]:
     """Run the relay as a background task for the lifetime of the block (one per container)."""
-    existing = container.services.get("outbox_relay")
+    existing = container.outbox_relay
     if existing is not None:  # another service in this process already runs it
         yield existing
         return
     settings = container.settings
     handler, publisher = email_route(container.db, settings)
-    routes = {"email.": handler, **container.services.get("outbox_routes", {})}
+    routes = {"email.": handler, **container.outbox_routes}
     retry_base = 1.0 if settings.amqp_url else settings.email_retry_base_s
     relay = OutboxRelay(container.db, routes, retry_base_s=retry_base,
                         retry_cap_s=30.0 if settings.amqp_url else 600.0)
-    container.services["outbox_relay"] = relay
+    container.outbox_relay = relay
     task = asyncio.create_task(relay.run(), name="outbox-relay")
     try:
         yield relay
     finally:
         await stop_relay(relay, task)
-        container.services.pop("outbox_relay", None)
+        container.outbox_relay = None
         if publisher is not None:
             await publisher.close()

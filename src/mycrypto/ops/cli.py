@@ -23,6 +23,8 @@ from typing import Any
 
 import click
 
+from ..common.cli import database, fail, get_settings, run_async, with_connection
+
 EXIT_FLAGGED = 3   # the backup was written, but the books of the source did not balance
 
 
@@ -33,12 +35,6 @@ def register(group: click.Group) -> None:
     group.add_command(smoke)
     group.add_command(alerts)
     group.add_command(apidocs)
-
-
-def _host() -> Any:
-    from .. import cli as host   # imported when a command runs: mycrypto.cli imports this module
-
-    return host
 
 
 def _echo_json(data: Any) -> None:
@@ -59,14 +55,13 @@ def backup(ctx: click.Context, out_dir: str, label: str | None, as_json: bool) -
     from .backup import BackupError, create_backup
     from .pgtools import ToolMissing
 
-    host = _host()
-    settings = host.get_settings(ctx)
-    with host.database(settings) as settings:
+    settings = get_settings(ctx)
+    with database(settings) as settings:
         try:
-            result = host.run_async(lambda: create_backup(settings.database_url, out_dir, label=label,
-                                                          bin_dir=settings.pg_bin_dir))
+            result = run_async(lambda: create_backup(settings.database_url, out_dir, label=label,
+                                                     bin_dir=settings.pg_bin_dir))
         except (BackupError, ToolMissing) as exc:
-            host.fail(str(exc))
+            fail(str(exc))
     if as_json:
         _echo_json(result.as_dict())
     else:
@@ -87,12 +82,11 @@ def backup_check(ctx: click.Context, dump: str) -> None:
     from .backup import BackupError, check_backup
     from .pgtools import ToolMissing
 
-    host = _host()
-    settings = host.get_settings(ctx)
+    settings = get_settings(ctx)
     try:
-        manifest = host.run_async(lambda: check_backup(dump, bin_dir=settings.pg_bin_dir))
+        manifest = run_async(lambda: check_backup(dump, bin_dir=settings.pg_bin_dir))
     except (BackupError, ToolMissing) as exc:
-        host.fail(str(exc))
+        fail(str(exc))
     ledger = "balanced" if manifest["ledger"]["ok"] else "DID NOT BALANCE"
     click.echo(f"ok: {dump} matches its manifest ({manifest['size_bytes']} bytes, {manifest['toc_entries']} "
                f"archive entries, taken {manifest['snapshot_at']}, books {ledger})")
@@ -109,11 +103,10 @@ def backup_verify(ctx: click.Context, dump: str, server_url: str | None, keep: b
     """Restore drill: restore into a scratch database, run `mycrypto verify` there, compare row counts."""
     from .backup import verify_backup
 
-    host = _host()
-    settings = host.get_settings(ctx)
-    with host.database(settings) as settings:
-        result = host.run_async(lambda: verify_backup(dump, server_url or settings.database_url, keep=keep,
-                                                      bin_dir=settings.pg_bin_dir))
+    settings = get_settings(ctx)
+    with database(settings) as settings:
+        result = run_async(lambda: verify_backup(dump, server_url or settings.database_url, keep=keep,
+                                                 bin_dir=settings.pg_bin_dir))
     if as_json:
         _echo_json(result.as_dict())
     else:
@@ -136,14 +129,13 @@ def restore(ctx: click.Context, dump: str, name: str, server_url: str | None, re
     from .backup import BackupError, restore_backup, with_database
     from .pgtools import ToolMissing
 
-    host = _host()
-    settings = host.get_settings(ctx)
-    with host.database(settings) as settings:
+    settings = get_settings(ctx)
+    with database(settings) as settings:
         target = with_database(server_url or settings.database_url, name)
         try:
-            result = host.run_async(lambda: restore_backup(dump, target, replace=replace, bin_dir=settings.pg_bin_dir))
+            result = run_async(lambda: restore_backup(dump, target, replace=replace, bin_dir=settings.pg_bin_dir))
         except (BackupError, ToolMissing) as exc:
-            host.fail(str(exc))
+            fail(str(exc))
     if as_json:
         _echo_json(result.as_dict())
     else:
@@ -151,7 +143,7 @@ def restore(ctx: click.Context, dump: str, name: str, server_url: str | None, re
         for table, (expected, got) in result.mismatches.items():
             click.echo(f"  MISMATCH {table}: manifest {expected}, restored {got}")
     if not result.ok:
-        host.fail("row counts differ from the manifest")
+        fail("row counts differ from the manifest")
 
 
 # ------------------------------------------------------------------------------------------ integrity
@@ -165,14 +157,13 @@ def integrity(ctx: click.Context, record: bool, expect_path: str | None, as_json
     """Post-deploy data gate: `mycrypto verify` + users/orders/trades counts consistent with the ledger."""
     from .integrity import load_expectation, record as store, run_integrity
 
-    host = _host()
-    settings = host.get_settings(ctx)
+    settings = get_settings(ctx)
     expect = None
     if expect_path:
         try:
             expect = load_expectation(expect_path)
         except (ValueError, KeyError, OSError) as exc:
-            host.fail(str(exc))
+            fail(str(exc))
 
     async def go(conn: Any) -> Any:
         report = await run_integrity(conn, expect)
@@ -180,8 +171,8 @@ def integrity(ctx: click.Context, record: bool, expect_path: str | None, as_json
             await store(conn, report)
         return report
 
-    with host.database(settings) as settings:
-        report = host.run_async(lambda: host.with_connection(settings, go))
+    with database(settings) as settings:
+        report = run_async(lambda: with_connection(settings, go))
     click.echo(json.dumps(report.as_dict(), indent=2, default=str) if as_json else report.render())
     if not report.ok:
         sys.exit(1)
@@ -268,12 +259,11 @@ def smoke_provision(ctx: click.Context, operator_email: str, email_a: str, email
     from ..auth.domain.emails import normalise_email
     from ..auth.domain.rules import Rejected
 
-    host = _host()
-    settings = host.get_settings(ctx)
+    settings = get_settings(ctx)
     try:   # the addresses must be ones the login endpoint accepts
         email_a, email_b = normalise_email(email_a), normalise_email(email_b)
     except Rejected as exc:
-        host.fail(f"{exc.code}: {exc.message}")
+        fail(f"{exc.code}: {exc.message}")
     targets: dict[str, Decimal] = {}
     for item in funds:
         asset, _, amount = item.partition("=")
@@ -282,18 +272,18 @@ def smoke_provision(ctx: click.Context, operator_email: str, email_a: str, email
         except InvalidOperation:
             value = Decimal(-1)
         if not asset or not value.is_finite() or value <= 0:
-            host.fail(f"--fund {item!r}: expected ASSET=AMOUNT with a positive decimal amount")
+            fail(f"--fund {item!r}: expected ASSET=AMOUNT with a positive decimal amount")
         targets[asset.strip().upper()] = value
 
     async def go(conn: Any) -> Any:
         return await provision(conn, settings, emails=(email_a, email_b), operator_email=operator_email,
                                targets=targets, password=password, reset_password=reset_password)
 
-    with host.database(settings) as settings:
+    with database(settings) as settings:
         try:
-            result = host.run_async(lambda: host.with_connection(settings, go))
+            result = run_async(lambda: with_connection(settings, go))
         except ProvisionError as exc:
-            host.fail(str(exc))
+            fail(str(exc))
     write_env_file(out_file, result)
     for email, secret in result.accounts:
         click.echo(f"account {email}: {'created/reset' if secret else 'kept (password unchanged)'}")
@@ -336,14 +326,13 @@ def apidocs(ctx: click.Context, out_dir: str, check: bool) -> None:
     """Write the OpenAPI document and a Markdown summary of every endpoint (from the app itself)."""
     from .apidocs import render_files
 
-    host = _host()
-    settings = host.get_settings(ctx)
+    settings = get_settings(ctx)
     files = render_files(settings)
     out = Path(out_dir)
     stale = [name for name, text in files.items() if not (out / name).is_file() or (out / name).read_text() != text]
     if check:
         if stale:
-            host.fail(f"{', '.join(stale)} in {out_dir} are out of date: run `mycrypto apidocs`")
+            fail(f"{', '.join(stale)} in {out_dir} are out of date: run `mycrypto apidocs`")
         click.echo(f"{out_dir} is up to date")
         return
     out.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 Production has no faucet, so the smoke accounts are funded by an OPERATOR account (an existing user
 account the exchange holds funds in, e.g. treasury@...): each grant is one balanced posting of kind
 `adjustment` (reference `smoke_funding`) moving `available` from the operator's account to the smoke
-account, applied with wallet.repository.apply_changes like every balance change - so `mycrypto verify`
+account, applied with wallet.ledger.apply_changes like every balance change - so `mycrypto verify`
 stays green and the operator's balance visibly pays for it. A grant the operator cannot cover is
 refused by the database (insufficient funds) and nothing moves.
 
@@ -24,7 +24,7 @@ from typing import Any
 from ..auth import repository as auth_repo
 from ..auth.passwords import hash_password
 from ..wallet.domain.ledger import Leg, Posting
-from ..wallet.repository import apply_changes, ensure_user_accounts
+from ..wallet.ledger import apply_changes, ensure_user_accounts
 
 
 class ProvisionError(Exception):

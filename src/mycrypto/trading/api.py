@@ -4,16 +4,19 @@ A thin layer over `TradeService`: parse, call, serialise. The two hot endpoints 
 and reading the order book) avoid per-request pydantic models and FastAPI dependency resolution:
 the body is parsed with orjson, the principal is resolved by a direct call, and the order book is
 returned as pre-serialised bytes cached per book version. Order commands for a market that another
-replica owns are forwarded to that replica (its URL is advertised in trade.market_engine); with no
-live owner the answer is 503 `market_unavailable` with Retry-After.
+replica owns are forwarded to that replica (forwarding.py); with no live owner the answer is 503
+`market_unavailable` with Retry-After. `fastpath.py` serves the hot endpoints in front of FastAPI, and
+the Binance-compatible /api/v3 router, the price alerts and the indicators are mounted after this one:
+all by `apps.py`.
 
 `lifespan(container)` starts the engine registry (ownership polling, one sequencer per owned market)
-and registers `container.services["trade"]` (the TradeService) for other packages (/api/v3 adapter).
+and sets `container.trade` (the TradeService, which the /api/v3 adapter uses too), `trade_registry` and
+`trade_forwarder`; what runs beside the engines (the price alerts) is handed in by `apps.py`.
 """
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -27,32 +30,22 @@ from ..common.jsonresp import dumps
 from ..container import Container
 from ..marketdata.service import MarketDataService
 from .errors import InvalidParameter, MarketUnavailable, NotOwnerHere
+from .forwarding import forward, forward_cancel_all
 from .registry import EngineRegistry
 from .schemas import HaltRequest, OrderAmend, OrderCreate, parse_amend, parse_place_order, parse_reason
 from .service import TradeService, check_from_id
 
 SERVICE = "trade"
 PREFIX = "/api/v1/trade"
-FORWARDED = "x-mycrypto-forwarded"
-FORWARD_HEADERS = ("authorization", "content-type", "x-request-id", "x-mbx-apikey", "cookie", "x-csrf-token",
-                   "user-agent")
 CONSTANT = b'{"status":"ok"}'
 JSON = "application/json"
 
 router = APIRouter(tags=["trade"])
-
-
-def __getattr__(name: str) -> Any:
-    # apps.create_app picks up `asgi_fast_path` (imported lazily: fastpath imports this module)
-    if name == "asgi_fast_path":
-        from .fastpath import TradeFastPath
-
-        return TradeFastPath
-    raise AttributeError(name)
+Extension = Callable[[Container], AbstractAsyncContextManager[None]]
 
 
 def _service(request: Request) -> TradeService:
-    return request.app.state.container.services["trade"]
+    return request.app.state.container.trade
 
 
 def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -69,58 +62,32 @@ def _int_param(request: Request, name: str, default: int | None = None) -> int |
         raise InvalidParameter(f"{name} must be an integer.", code=f"invalid_{name}") from None
 
 
-async def _forward(request: Request, exc: NotOwnerHere, body: bytes | None = None) -> Response:
-    """Relay an order command to the replica that owns the market (one hop, never a loop)."""
-    if exc.owner_url is None or request.headers.get(FORWARDED):
-        raise MarketUnavailable()
-    client: httpx.AsyncClient = request.app.state.container.services["trade_forwarder"]
-    headers = {k: v for k, v in request.headers.items() if k in FORWARD_HEADERS}
-    headers[FORWARDED] = "1"
-    url = exc.owner_url + request.url.path + (("?" + request.url.query) if request.url.query else "")
-    try:
-        r = await client.request(request.method, url, content=body if body is not None else await request.body(),
-                                 headers=headers)
-    except httpx.HTTPError:
-        raise MarketUnavailable() from None
-    keep = {k: v for k, v in r.headers.items() if k in ("retry-after",)}
-    return Response(r.content, status_code=r.status_code, media_type=r.headers.get("content-type", JSON),
-                    headers=keep)
-
-
 # ---------------------------------------------------------------------------- lifespan
 @asynccontextmanager
-async def lifespan(container: Container) -> AsyncIterator[None]:
+async def lifespan(container: Container, beside: Sequence[Extension] = ()) -> AsyncIterator[None]:
+    """Run the engine registry. `beside`: what runs next to the engines (apps.py passes the price alerts'
+    lifespan): each is entered after the registry is built and before it takes markets (so its
+    `engine_hooks` see every engine), and left after the engines stopped."""
     settings = container.settings
     registry = EngineRegistry(settings, container.db)
-    marketdata = MarketDataService(container.db, registry, ttl_ms=getattr(settings, "trade_read_cache_ms", 500))
-    service = TradeService(container.db, registry, marketdata)
-    container.services["trade"] = service
-    container.services["trade_registry"] = registry
-    container.services["trade_forwarder"] = httpx.AsyncClient(
-        timeout=httpx.Timeout(getattr(settings, "trade_forward_timeout_s", 10.0)),
+    marketdata = MarketDataService(container.db, registry, ttl_ms=settings.trade_read_cache_ms)
+    container.trade = TradeService(container.db, registry, marketdata)
+    container.trade_registry = registry
+    container.trade_forwarder = forwarder = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.trade_forward_timeout_s),
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
-    alerts = _alert_service(container, registry)
-    await alerts.start()          # listening for alert changes before any evaluator loads its alerts
-    await registry.start()
     try:
-        yield
+        async with AsyncExitStack() as extensions:
+            for extension in beside:
+                await extensions.enter_async_context(extension(container))
+            await registry.start()
+            try:
+                yield
+            finally:
+                await registry.stop()   # engines finish their batches; the extensions then drain and stop
     finally:
-        await registry.stop()     # engines finish their batches; evaluators then drain and stop
-        await alerts.stop()
-        await container.services.pop("trade_forwarder").aclose()
-
-
-def _alert_service(container: Container, registry: EngineRegistry) -> Any:
-    """Price alerts (issue 13): one evaluator beside each engine this process runs (alerts/service.py)."""
-    from ..alerts.service import AlertService
-    from ..common.ratelimit import rate_limiter
-    from ..notify.relay import wake
-
-    service = AlertService(container.db, container.settings, registry, limiter=rate_limiter(container),
-                           wake=lambda: wake(container))
-    registry.engine_hooks.append(service.engine_started)
-    container.services["alerts"] = service
-    return service
+        container.trade_forwarder = None
+        await forwarder.aclose()
 
 
 # ---------------------------------------------------------------------------- orders
@@ -132,7 +99,7 @@ async def place_order_body(request: Request, body: bytes) -> tuple[int, bytes] |
     try:
         result = await _service(request).place_order(principal, req)
     except NotOwnerHere as exc:
-        return await _forward(request, exc, body)
+        return await forward(request, exc, body)
     return (201 if result.created else 200), orjson.dumps(result.to_dict())
 
 
@@ -200,7 +167,7 @@ async def cancel_order(request: Request, order_id: int) -> Response:
     try:
         result = await _service(request).cancel_order(principal, order_id=order_id)
     except NotOwnerHere as exc:
-        return await _forward(request, exc)
+        return await forward(request, exc)
     return _json(dumps(result.to_dict()))
 
 
@@ -210,7 +177,7 @@ async def cancel_order_by_client_id(request: Request, client_order_id: str) -> R
     try:
         result = await _service(request).cancel_order(principal, client_order_id=client_order_id)
     except NotOwnerHere as exc:
-        return await _forward(request, exc)
+        return await forward(request, exc)
     return _json(dumps(result.to_dict()))
 
 
@@ -227,23 +194,8 @@ async def cancel_all(request: Request, symbol: str | None = None) -> Response:
             # owned by another replica: forward this market's part (one hop)
             if symbol is None and not await service.has_open_orders(principal, sym):
                 continue
-            out.extend(await _forward_cancel_all(request, exc, sym))
+            out.extend(await forward_cancel_all(request, exc, sym))
     return _json(dumps(out))
-
-
-async def _forward_cancel_all(request: Request, exc: NotOwnerHere, symbol: str) -> list[dict]:
-    if exc.owner_url is None or request.headers.get(FORWARDED):
-        raise MarketUnavailable()
-    client: httpx.AsyncClient = request.app.state.container.services["trade_forwarder"]
-    headers = {k: v for k, v in request.headers.items() if k in FORWARD_HEADERS}
-    headers[FORWARDED] = "1"
-    try:
-        r = await client.delete(f"{exc.owner_url}{PREFIX}/orders", params={"symbol": symbol}, headers=headers)
-    except httpx.HTTPError:
-        raise MarketUnavailable() from None
-    if r.status_code != 200:
-        raise MarketUnavailable()
-    return orjson.loads(r.content)
 
 
 @router.patch(PREFIX + "/orders/{order_id:int}", summary="Reduce an open order's quantity (keeps priority)",
@@ -255,7 +207,7 @@ async def amend_order(request: Request, order_id: int) -> Response:
     try:
         result = await _service(request).amend_order(principal, order_id, quantity)
     except NotOwnerHere as exc:
-        return await _forward(request, exc, body)
+        return await forward(request, exc, body)
     return _json(dumps(result.to_dict()))
 
 
@@ -363,22 +315,4 @@ async def resume_market(request: Request, symbol: str) -> Response:
 @router.get(PREFIX + "/admin/engines", summary="Engines this replica runs (admin)")
 async def engines(request: Request) -> Response:
     await admin_principal(request)
-    return _json(dumps(request.app.state.container.services["trade_registry"].status()))
-
-
-
-
-# ---------------------------------------------------------------------------- Binance-compatible API
-# /api/v3 (issue 6, docs/binance-api.md) is an adapter over TradeService: it is served wherever the
-# trade service runs (the trade app and the all-in-one app). Imported last: it uses this module's
-# `_forward` lazily, and its routes must follow ours.
-from ..compat.binance.api import router as _binance_router  # noqa: E402
-
-router.include_router(_binance_router)
-
-# Price alerts and technical indicators (issue 13, docs/alerts.md) are served by the trade service too.
-from ..alerts.api import router as _alerts_router  # noqa: E402
-from ..marketdata.api import router as _indicators_router  # noqa: E402
-
-router.include_router(_alerts_router)
-router.include_router(_indicators_router)
+    return _json(dumps(request.app.state.container.trade_registry.status()))

@@ -10,10 +10,10 @@ from typing import Any
 
 import click
 
+from ..common.cli import database, fail, get_settings, run_async, with_connection
+
 
 def register(group: click.Group) -> None:
-    from ..cli import database, fail, get_settings, run_async, with_connection
-
     @group.group()
     def market() -> None:
         """Markets: list, halt, resume."""

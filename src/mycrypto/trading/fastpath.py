@@ -84,7 +84,7 @@ class TradeFastPath:
         app = scope["app"]
         registry = self._registry
         if app is not self._app or registry is None:   # an app's container and registry are fixed once set
-            registry = self._registry = app.state.container.services.get("trade_registry")
+            registry = self._registry = app.state.container.trade_registry
             self._app = app if registry is not None else None
         spec = registry.by_symbol.get(symbol) if registry is not None else None
         engine = registry.engines.get(spec.id) if spec is not None else None

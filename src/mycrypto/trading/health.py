@@ -17,19 +17,9 @@ STUCK_AFTER_S = 10.0
 _waiting_since: dict[str, float] = {}   # symbol -> when a health check first saw commands queued
 
 
-def registry_of(container: Any) -> Any:
-    """The running EngineRegistry of this process, or None (kept in one place: the container's shape
-    is changing, see docs/operations.md)."""
-    found = getattr(container, "trade_registry", None)
-    if found is None:
-        services = getattr(container, "services", None)
-        found = services.get("trade_registry") if isinstance(services, dict) else None
-    return found
-
-
 def engine_health(container: Any) -> tuple[bool, dict[str, Any]]:
     """(ok, report) for the trade service's health body."""
-    registry = registry_of(container)
+    registry = container.trade_registry
     if registry is None:
         return False, {"status": "down", "reason": "the trade engine registry is not running"}
     markets: dict[str, Any] = {}

@@ -24,10 +24,12 @@ from typing import Any
 
 import asyncpg
 
-from ..wallet.repository import ensure_user_accounts, system_accounts
+from ..common.markets import MarketConfigError, MarketSpec
+from ..config import Settings
+from ..db.database import DB_DOWN, Database
+from ..wallet.ledger import ensure_user_accounts, system_accounts
 from . import repository as repo
-from .domain.market import MarketConfigError, MarketSpec
-from .engine import DB_DOWN, MarketEngine
+from .engine import MarketEngine
 
 log = logging.getLogger("mycrypto.trading.registry")
 
@@ -55,13 +57,13 @@ class AccountCache:
 
 
 class EngineRegistry:
-    def __init__(self, settings: Any, db: Any) -> None:
+    def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.db = db
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
-        self.url = (getattr(settings, "trade_advertise_url", "") or settings.base_url).rstrip("/")
-        self.poll_s = float(getattr(settings, "trade_owner_poll_s", 1.0))
-        self.enabled = bool(getattr(settings, "trade_engines", True))
+        self.url = (settings.trade_advertise_url or settings.base_url).rstrip("/")
+        self.poll_s = settings.trade_owner_poll_s
+        self.enabled = settings.trade_engines
         self.specs: dict[int, MarketSpec] = {}
         self.by_symbol: dict[str, MarketSpec] = {}
         self.invalid: dict[str, str] = {}       # symbol -> why this process refuses to run it

@@ -14,8 +14,11 @@ from typing import Any
 import asyncpg
 import orjson
 
-from ..wallet.repository import translate_ledger_error
-from .domain.market import PPM, MarketSpec
+from ..common.markets import PPM, MarketSpec
+from ..db.database import Queryable
+from ..db.sql import epoch_ms, ms_to_ts, time_bound
+from ..wallet.errors import InsufficientFunds
+from ..wallet.ledger import translate_ledger_error
 from .domain.settlement import OPEN_STATUSES, OrderState
 
 ENGINE_LOCK_CLASS = 7415  # pg_advisory_lock(7415, market_id) = "this process owns the market's engine"
@@ -34,8 +37,16 @@ class SequenceGap(Exception):
     """A pipelined batch reached the database after its predecessor failed; nothing was written."""
 
 
+# How `execute_batch` refusals are sorted: these the data explains (a withdrawal raced the engine's
+# optimistic balance read; a client order id used concurrently on another market; a deadlock or
+# serialization failure), so nothing was written and the batch can be replayed on fresh reads. A lost
+# connection is `db.database.DB_DOWN` (outcome unknown); a lost epoch fence is `NotOwner`.
+RETRYABLE = (InsufficientFunds, asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError,
+             asyncpg.SerializationError)
+
+
 # ---------------------------------------------------------------------------- markets
-async def load_markets(conn: Any) -> list[asyncpg.Record]:
+async def load_markets(conn: Queryable) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT m.id, m.symbol, m.base_asset, m.quote_asset, m.tick_size, m.lot_size, m.min_qty, m.max_qty, "
         "m.min_notional, m.maker_fee, m.taker_fee, m.status::text AS status, "
@@ -53,12 +64,12 @@ def spec_from_row(row: Any) -> MarketSpec:
         status=row["status"])
 
 
-async def market_statuses(conn: Any) -> dict[int, str]:
+async def market_statuses(conn: Queryable) -> dict[int, str]:
     rows = await conn.fetch("SELECT id, status::text AS status FROM trade.market")
     return {r["id"]: r["status"] for r in rows}
 
 
-async def set_market_status(conn: Any, market_id: int, status: str) -> str | None:
+async def set_market_status(conn: Queryable, market_id: int, status: str) -> str | None:
     """Set the status; return the previous one (None if the market does not exist)."""
     return await conn.fetchval(
         "WITH old AS (SELECT status::text AS s FROM trade.market WHERE id = $1 FOR UPDATE) "
@@ -75,7 +86,7 @@ async def unlock_market(conn: asyncpg.Connection, market_id: int) -> None:
     await conn.fetchval("SELECT pg_advisory_unlock($1::int, $2::int)", ENGINE_LOCK_CLASS, market_id)
 
 
-async def claim_market(conn: Any, market_id: int, instance: str, url: str) -> tuple[int, int]:
+async def claim_market(conn: Queryable, market_id: int, instance: str, url: str) -> tuple[int, int]:
     """Bump the epoch (fencing out any previous owner) and advertise us; return (epoch, book_update_id)."""
     row = await conn.fetchrow(
         "INSERT INTO trade.market_engine (market_id, owner_instance, owner_url) VALUES ($1, $2, $3) "
@@ -85,18 +96,18 @@ async def claim_market(conn: Any, market_id: int, instance: str, url: str) -> tu
     return row["epoch"], row["book_update_id"]
 
 
-async def heartbeat(conn: Any, instance: str, market_ids: Sequence[int]) -> None:
+async def heartbeat(conn: Queryable, instance: str, market_ids: Sequence[int]) -> None:
     await conn.execute("UPDATE trade.market_engine SET heartbeat_at = now() "
                        "WHERE market_id = ANY($1::int[]) AND owner_instance = $2", list(market_ids), instance)
 
 
-async def release_claim(conn: Any, instance: str, market_ids: Sequence[int]) -> None:
+async def release_claim(conn: Queryable, instance: str, market_ids: Sequence[int]) -> None:
     """Mark our rows stale at shutdown so other replicas stop forwarding to us at once."""
     await conn.execute("UPDATE trade.market_engine SET heartbeat_at = 'epoch' "
                        "WHERE market_id = ANY($1::int[]) AND owner_instance = $2", list(market_ids), instance)
 
 
-async def owners(conn: Any) -> dict[int, tuple[str, str, float]]:
+async def owners(conn: Queryable) -> dict[int, tuple[str, str, float]]:
     """{market_id: (instance, url, seconds since heartbeat)}."""
     rows = await conn.fetch("SELECT market_id, owner_instance, owner_url, "
                             "extract(epoch FROM now() - heartbeat_at)::float8 AS age FROM trade.market_engine")
@@ -104,7 +115,7 @@ async def owners(conn: Any) -> dict[int, tuple[str, str, float]]:
 
 
 # ---------------------------------------------------------------------------- rebuild
-async def refence(conn: Any, market_id: int, epoch: int) -> tuple[int, int] | None:
+async def refence(conn: Queryable, market_id: int, epoch: int) -> tuple[int, int] | None:
     """Bump the market's epoch if it is still `epoch`, and return (new epoch, book update id). The
     UPDATE waits for a commit holding the fence row, and any commit sent under the old epoch that
     arrives later is refused by commit_batch's epoch check: the update id returned is final. None:
@@ -114,7 +125,7 @@ async def refence(conn: Any, market_id: int, epoch: int) -> tuple[int, int] | No
     return (row["epoch"], row["book_update_id"]) if row is not None else None
 
 
-async def engine_state(conn: Any, market_id: int) -> tuple[int, int]:
+async def engine_state(conn: Queryable, market_id: int) -> tuple[int, int]:
     """(next trade id, book update id) of a market."""
     row = await conn.fetchrow(
         "SELECT (SELECT coalesce(max(id), 0) + 1 FROM trade.trade WHERE market_id = $1) AS next_trade_id, "
@@ -123,13 +134,13 @@ async def engine_state(conn: Any, market_id: int) -> tuple[int, int]:
     return row["next_trade_id"], row["update_id"]
 
 
-async def open_orders_for_rebuild(conn: Any, spec: MarketSpec) -> list[OrderState]:
+async def open_orders_for_rebuild(conn: Queryable, spec: MarketSpec) -> list[OrderState]:
     """The market's open orders in id order (= time priority) as engine states."""
     rows = await conn.fetch(
         "SELECT o.id, o.user_id, o.side::text AS side, o.type::text AS type, o.time_in_force::text AS tif, "
         "o.post_only, o.stp::text AS stp, o.price, o.quantity, o.filled_quantity, o.filled_quote, o.fee_total, "
         "o.fee_exact, o.hold_amount, o.hold_remaining, o.status::text AS status, o.client_order_id, "
-        "(extract(epoch FROM o.created_at) * 1000)::bigint AS created_ms, "
+        f"{epoch_ms('o.created_at')} AS created_ms, "
         "ab.id AS base_acc, aq.id AS quote_acc "
         "FROM trade.spot_order o "
         "LEFT JOIN wallet.account ab ON ab.kind = 'user' AND ab.user_id = o.user_id AND ab.asset = $2 "
@@ -156,20 +167,20 @@ async def open_orders_for_rebuild(conn: Any, spec: MarketSpec) -> list[OrderStat
 
 
 # ---------------------------------------------------------------------------- batch reads
-async def allocate_order_ids(conn: Any, n: int) -> list[int]:
+async def allocate_order_ids(conn: Queryable, n: int) -> list[int]:
     rows = await conn.fetch("SELECT nextval(pg_get_serial_sequence('trade.spot_order', 'id')) AS id "
                             "FROM generate_series(1, $1)", n)
     return [r["id"] for r in rows]
 
 
-async def available_units(conn: Any, account_ids: Sequence[int], decimals: dict[int, int]) -> dict[int, int]:
+async def available_units(conn: Queryable, account_ids: Sequence[int], decimals: dict[int, int]) -> dict[int, int]:
     """{account id: available balance in minor units} (floored, though balances are always exact)."""
     rows = await conn.fetch("SELECT id, available FROM wallet.account WHERE id = ANY($1::bigint[])",
                             list(account_ids))
     return {r["id"]: int(r["available"].scaleb(decimals[r["id"]])) for r in rows}
 
 
-async def find_client_order_ids(conn: Any, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int]:
+async def find_client_order_ids(conn: Queryable, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int]:
     rows = await conn.fetch(
         "SELECT o.user_id, o.client_order_id, o.id FROM trade.spot_order o "
         "JOIN unnest($1::bigint[], $2::text[]) AS k(u, c) ON o.user_id = k.u AND o.client_order_id = k.c",
@@ -200,7 +211,7 @@ def encode_batch(spec: MarketSpec, epoch: int, update_id: int, new_orders: Seque
                  changed: Sequence[OrderState], trades: Sequence[tuple], candles: Sequence[tuple],
                  ledger: Sequence[list]) -> tuple:
     """The arguments of trade.commit_batch, built NOW (the engine keeps mutating its order states while
-    this batch is in flight). `ledger` = wallet.repository.ledger_arguments(postings, holds), postings
+    this batch is in flight). `ledger` = wallet.ledger.ledger_arguments(postings, holds), postings
     in trade order."""
     tick, lot, qunit, bunit, feeunit = _scales(spec)
     s = str
@@ -219,7 +230,7 @@ def encode_batch(spec: MarketSpec, epoch: int, update_id: int, new_orders: Seque
             _dumps(changed_rows), _dumps(trade_rows), _dumps(candle_rows), *ledger)
 
 
-async def execute_batch(conn: Any, spec: MarketSpec, args: tuple) -> None:
+async def execute_batch(conn: Queryable, spec: MarketSpec, args: tuple) -> None:
     """Commit one encoded batch with ONE call to trade.commit_batch (migration 014/015), which is its own
     transaction: the connection must not be inside an explicit one. Raises NotOwner if fenced,
     SequenceGap if the previous batch did not commit, the ledger's domain errors if refused."""
@@ -234,80 +245,99 @@ async def execute_batch(conn: Any, spec: MarketSpec, args: tuple) -> None:
 
 
 # ---------------------------------------------------------------------------- reads for users
+# One query set for every order/trade read (the /api/v1/trade history pages newest first with keyset
+# cursors; the Binance adapter's lists oldest first from an id or a time), built once from shared parts.
 ORDER_COLUMNS = (
     "o.id, o.user_id, o.market_id, o.client_order_id, o.side::text AS side, o.type::text AS type, "
     "o.time_in_force::text AS time_in_force, o.post_only, o.stp::text AS stp, o.price, o.quantity, "
     "o.quote_quantity, o.filled_quantity, o.filled_quote, o.fee_total, o.hold_asset, o.hold_amount, "
-    "o.hold_remaining, o.status::text AS status, o.reason, "
-    "(extract(epoch FROM o.created_at) * 1000)::bigint AS created_ms, "
-    "(extract(epoch FROM o.updated_at) * 1000)::bigint AS updated_ms")
+    f"o.hold_remaining, o.status::text AS status, o.reason, {epoch_ms('o.created_at')} AS created_ms, "
+    f"{epoch_ms('o.updated_at')} AS updated_ms")
+TRADE_COLUMNS = (
+    "t.market_id, t.id, t.taker_order_id, t.maker_order_id, t.taker_side::text AS taker_side, t.price, "
+    "t.quantity, t.quote_quantity, t.buyer_user_id, t.seller_user_id, t.buyer_fee, t.seller_fee, t.fee_asset, "
+    f"t.posting_id, {epoch_ms('t.created_at')} AS ms")
+_ORDERS = f"SELECT {ORDER_COLUMNS} FROM trade.spot_order o "
+_TRADES = f"SELECT {TRADE_COLUMNS} FROM trade.trade t "
+
+_ORDER_BY_ID = _ORDERS + "WHERE o.id = $1"
+_ORDER_BY_CLIENT_ID = _ORDERS + "WHERE o.user_id = $1 AND o.client_order_id = $2"
+_OPEN_ORDERS = (_ORDERS + "WHERE o.user_id = $1 AND o.status IN ('new', 'partially_filled') "
+                "AND ($2::int IS NULL OR o.market_id = $2) ORDER BY o.created_at DESC, o.id DESC")
+_ORDER_HISTORY = (
+    _ORDERS + "WHERE o.user_id = $1 AND ($2::int IS NULL OR o.market_id = $2) "
+    "AND ($3::text[] IS NULL OR o.status::text = ANY($3::text[])) "
+    f"AND {time_bound('o.created_at', '>=', '$4')} AND {time_bound('o.created_at', '<', '$5')} "
+    f"AND ($6::bigint IS NULL OR (o.created_at, o.id) < ({ms_to_ts('$6')}, $7::bigint)) "
+    "ORDER BY o.created_at DESC, o.id DESC LIMIT $8")
+_ORDERS_ASCENDING = (
+    _ORDERS + "WHERE o.user_id = $1 AND o.market_id = $2 AND ($3::bigint IS NULL OR o.id >= $3) "
+    f"AND {time_bound('o.created_at', '>=', '$4')} AND {time_bound('o.created_at', '<=', '$5')} "
+    "ORDER BY o.id LIMIT $6")
+_ORDER_FILLS = _TRADES + "WHERE t.market_id = $1 AND (t.taker_order_id = $2 OR t.maker_order_id = $2) ORDER BY t.id"
+_MY_TRADES_WHERE = (
+    f"($2::int IS NULL OR t.market_id = $2) AND {time_bound('t.created_at', '>=', '$3')} "
+    f"AND {time_bound('t.created_at', '<', '$4')} "
+    f"AND ($5::bigint IS NULL OR (t.created_at, t.market_id, t.id) < ({ms_to_ts('$5')}, $6::int, $7::bigint))")
+_MY_TRADES = (
+    f"SELECT * FROM (SELECT {TRADE_COLUMNS}, t.created_at FROM trade.trade t WHERE t.buyer_user_id = $1 "
+    f"AND {_MY_TRADES_WHERE} UNION SELECT {TRADE_COLUMNS}, t.created_at FROM trade.trade t "
+    f"WHERE t.seller_user_id = $1 AND {_MY_TRADES_WHERE}) t "
+    "ORDER BY t.created_at DESC, t.market_id DESC, t.id DESC LIMIT $8")
+_USER_TRADES_ASCENDING = (
+    _TRADES + "WHERE t.market_id = $2 AND (t.buyer_user_id = $1 OR t.seller_user_id = $1) "
+    "AND ($3::bigint IS NULL OR t.id >= $3) AND ($4::bigint IS NULL OR t.taker_order_id = $4 OR t.maker_order_id = $4) "
+    f"AND {time_bound('t.created_at', '>=', '$5')} AND {time_bound('t.created_at', '<=', '$6')} "
+    "ORDER BY t.id LIMIT $7")
 
 
-async def order_by_id(conn: Any, order_id: int) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {ORDER_COLUMNS} FROM trade.spot_order o WHERE o.id = $1", order_id)
+async def order_by_id(conn: Queryable, order_id: int) -> asyncpg.Record | None:
+    return await conn.fetchrow(_ORDER_BY_ID, order_id)
 
 
-async def order_by_client_id(conn: Any, user_id: int, client_order_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {ORDER_COLUMNS} FROM trade.spot_order o "
-                               "WHERE o.user_id = $1 AND o.client_order_id = $2", user_id, client_order_id)
+async def order_by_client_id(conn: Queryable, user_id: int, client_order_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(_ORDER_BY_CLIENT_ID, user_id, client_order_id)
 
 
-async def order_locator(conn: Any, order_id: int) -> asyncpg.Record | None:
+async def order_locator(conn: Queryable, order_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT user_id, market_id, status::text AS status FROM trade.spot_order "
                                "WHERE id = $1", order_id)
 
 
-async def open_orders(conn: Any, user_id: int, market_id: int | None) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"SELECT {ORDER_COLUMNS} FROM trade.spot_order o WHERE o.user_id = $1 "
-        "AND o.status IN ('new', 'partially_filled') AND ($2::int IS NULL OR o.market_id = $2) "
-        "ORDER BY o.created_at DESC, o.id DESC", user_id, market_id)
+async def open_orders(conn: Queryable, user_id: int, market_id: int | None) -> list[asyncpg.Record]:
+    return await conn.fetch(_OPEN_ORDERS, user_id, market_id)
 
 
-async def order_history(conn: Any, user_id: int, *, market_id: int | None, statuses: Sequence[str] | None,
+async def order_history(conn: Queryable, user_id: int, *, market_id: int | None, statuses: Sequence[str] | None,
                         start_ms: int | None, end_ms: int | None, before: tuple[int, int] | None,
                         limit: int) -> list[asyncpg.Record]:
     """Newest first; `before` = (created_ms, id) of the last row of the previous page (keyset cursor)."""
-    return await conn.fetch(
-        f"SELECT {ORDER_COLUMNS} FROM trade.spot_order o WHERE o.user_id = $1 "
-        "AND ($2::int IS NULL OR o.market_id = $2) "
-        "AND ($3::text[] IS NULL OR o.status::text = ANY($3::text[])) "
-        "AND ($4::bigint IS NULL OR o.created_at >= 'epoch'::timestamptz + $4 * interval '1 millisecond') "
-        "AND ($5::bigint IS NULL OR o.created_at < 'epoch'::timestamptz + $5 * interval '1 millisecond') "
-        "AND ($6::bigint IS NULL OR (o.created_at, o.id) < "
-        "     ('epoch'::timestamptz + $6 * interval '1 millisecond', $7::bigint)) "
-        "ORDER BY o.created_at DESC, o.id DESC LIMIT $8",
-        user_id, market_id, list(statuses) if statuses else None, start_ms, end_ms,
-        before[0] if before else None, before[1] if before else None, limit)
+    return await conn.fetch(_ORDER_HISTORY, user_id, market_id, list(statuses) if statuses else None, start_ms,
+                            end_ms, before[0] if before else None, before[1] if before else None, limit)
 
 
-TRADE_COLUMNS = (
-    "t.market_id, t.id, t.taker_order_id, t.maker_order_id, t.taker_side::text AS taker_side, t.price, "
-    "t.quantity, t.quote_quantity, t.buyer_user_id, t.seller_user_id, t.buyer_fee, t.seller_fee, t.fee_asset, "
-    "t.posting_id, (extract(epoch FROM t.created_at) * 1000)::bigint AS ms")
+async def orders_ascending(conn: Queryable, user_id: int, market_id: int, *, from_id: int | None,
+                           start_ms: int | None, end_ms: int | None, limit: int) -> list[asyncpg.Record]:
+    """A user's orders in one market, oldest first, from an order id and/or a creation time (inclusive)."""
+    return await conn.fetch(_ORDERS_ASCENDING, user_id, market_id, from_id, start_ms, end_ms, limit)
 
 
-async def order_fills(conn: Any, market_id: int, order_id: int) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"SELECT {TRADE_COLUMNS} FROM trade.trade t WHERE t.market_id = $1 "
-        "AND (t.taker_order_id = $2 OR t.maker_order_id = $2) ORDER BY t.id", market_id, order_id)
+async def order_fills(conn: Queryable, market_id: int, order_id: int) -> list[asyncpg.Record]:
+    return await conn.fetch(_ORDER_FILLS, market_id, order_id)
 
 
-async def my_trades(conn: Any, user_id: int, *, market_id: int | None, start_ms: int | None,
+async def my_trades(conn: Queryable, user_id: int, *, market_id: int | None, start_ms: int | None,
                     end_ms: int | None, before: tuple[int, int, int] | None, limit: int) -> list[asyncpg.Record]:
     """A user's trades (as buyer or seller), newest first; cursor = (ms, market_id, id) of the last row."""
-    where = ("($2::int IS NULL OR t.market_id = $2) "
-             "AND ($3::bigint IS NULL OR t.created_at >= 'epoch'::timestamptz + $3 * interval '1 millisecond') "
-             "AND ($4::bigint IS NULL OR t.created_at < 'epoch'::timestamptz + $4 * interval '1 millisecond') "
-             "AND ($5::bigint IS NULL OR (t.created_at, t.market_id, t.id) < "
-             "     ('epoch'::timestamptz + $5 * interval '1 millisecond', $6::int, $7::bigint))")
-    order = "ORDER BY t.created_at DESC, t.market_id DESC, t.id DESC LIMIT $8"
-    return await conn.fetch(
-        f"SELECT * FROM (SELECT {TRADE_COLUMNS}, t.created_at FROM trade.trade t WHERE t.buyer_user_id = $1 AND {where} "
-        f"UNION SELECT {TRADE_COLUMNS}, t.created_at FROM trade.trade t WHERE t.seller_user_id = $1 AND {where}) t "
-        f"{order}",
-        user_id, market_id, start_ms, end_ms, before[0] if before else None, before[1] if before else None,
-        before[2] if before else None, limit)
+    return await conn.fetch(_MY_TRADES, user_id, market_id, start_ms, end_ms, before[0] if before else None,
+                            before[1] if before else None, before[2] if before else None, limit)
+
+
+async def user_trades_ascending(conn: Queryable, user_id: int, market_id: int, *, from_id: int | None,
+                                order_id: int | None, start_ms: int | None, end_ms: int | None,
+                                limit: int) -> list[asyncpg.Record]:
+    """A user's trades (either side) in one market, oldest first, from a trade id or for one order."""
+    return await conn.fetch(_USER_TRADES_ASCENDING, user_id, market_id, from_id, order_id, start_ms, end_ms, limit)
 
 
 def is_open(status: str) -> bool:

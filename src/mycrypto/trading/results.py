@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .domain.market import MarketSpec
+from ..common.markets import MarketSpec
 from .domain.rules import SIDE_NAMES, STP_NAMES, TIF_NAMES, TYPE_NAMES
 from .domain.settlement import OPEN_STATUSES, OrderState
 

@@ -3,7 +3,7 @@ and the market-data getters. The /api/v1/trade router and the Binance-compatible
 are both thin layers over `TradeService`.
 
 Commands that change a book (place, cancel, cancel-all, amend) go to the market's engine (this
-process's sequencer, see engine.py) and return only after the batch that contains them committed.
+process's sequencer, see engine/) and return only after the batch that contains them committed.
 If another replica owns the market, `NotOwnerHere` tells the caller where to forward the request.
 Reads of orders and trades come from the database (committed state, keyset pagination).
 """
@@ -20,11 +20,11 @@ from ..auth.audit import record as audit
 from ..auth.principal import Principal
 from ..common.bounds import MAX_DB_ID, MAX_TIME_MS
 from ..common.errors import AppError, Forbidden
+from ..common.markets import HALTED, TRADING, MarketSpec
 from ..common.money import parse_amount
 from ..marketdata.service import Candle, MarketDataService
 from ..marketdata.views import DepthSnapshot, PublicTrade, Ticker
 from . import repository as repo
-from .domain.market import HALTED, TRADING, MarketSpec
 from .domain.rules import OrderRuleError, quantity_lots, validate_order
 from .domain.settlement import OPEN_STATUSES
 from .engine import Amend, Cancel, CancelAll, Duplicate, Place
@@ -288,6 +288,24 @@ class TradeService:
             nxt = _encode_cursor(last["ms"], last["market_id"], last["id"])
         return Page(items, nxt)
 
+    async def orders_from(self, principal: Principal, symbol: str, *, from_id: int | None, start_ms: int | None,
+                          end_ms: int | None, limit: int) -> list[OrderResult]:
+        """The caller's orders in one market, oldest first, from an order id and/or a creation time
+        (both bounds inclusive; the Binance adapter's allOrders)."""
+        spec = self.market(symbol)
+        rows = await repo.orders_ascending(self.db, principal.user_id, spec.id, from_id=from_id, start_ms=start_ms,
+                                           end_ms=end_ms, limit=limit)
+        return [result_from_row(spec, r) for r in rows]
+
+    async def trades_from(self, principal: Principal, symbol: str, *, from_id: int | None, order_id: int | None,
+                          start_ms: int | None, end_ms: int | None, limit: int) -> list[UserTrade]:
+        """The caller's trades in one market, oldest first, from a trade id, a time, or of one order
+        (the Binance adapter's myTrades); a trade between two of the caller's orders appears twice."""
+        spec = self.market(symbol)
+        rows = await repo.user_trades_ascending(self.db, principal.user_id, spec.id, from_id=from_id,
+                                                order_id=order_id, start_ms=start_ms, end_ms=end_ms, limit=limit)
+        return [t for r in rows for t in user_trades_from_row(spec, r, principal.user_id)]
+
     # ------------------------------------------------------------------ admin
     async def set_market_status(self, symbol: str, halted: bool, *, actor_user_id: int | None = None,
                                 reason: str | None = None, ip: str | None = None,
@@ -312,6 +330,12 @@ class TradeService:
                             start_ms: int | None = None, end_ms: int | None = None) -> list[PublicTrade]:
         return await self.marketdata.recent_trades(self.market(symbol, for_path=True), _limit(limit),
                                                    check_from_id(from_id), start_ms, end_ms)
+
+    async def public_trades_from(self, symbol: str, *, from_id: int | None, start_ms: int | None,
+                                 end_ms: int | None, limit: int, newest: bool = False) -> list[PublicTrade]:
+        """A market's trades from the database, oldest first (see MarketDataService.trades_from)."""
+        return await self.marketdata.trades_from(self.market(symbol), from_id=from_id, start_ms=start_ms,
+                                                 end_ms=end_ms, limit=limit, newest=newest)
 
     async def ticker(self, symbol: str) -> Ticker:
         return await self.marketdata.ticker(self.market(symbol, for_path=True))

@@ -2,7 +2,7 @@
 
 Routers only translate HTTP to use cases: authentication via `auth.principal` dependencies,
 ownership and rules in the services, amounts out as strings via `common.jsonresp`. `lifespan`
-wires the services into `container.services` and runs the deposit watcher and the withdrawal
+sets `container.wallet` (the services) and runs the deposit watcher and the withdrawal
 processor in the background (`WALLET_WATCH_INTERVAL_SECONDS`; 0 = off).
 """
 from __future__ import annotations
@@ -76,9 +76,9 @@ def build_components(db: Any, settings: Any, chain: ChainAdapter | None = None) 
 
 
 def components(container: Container) -> WalletComponents:
-    found = container.services.get("wallet")
+    found = container.wallet
     if found is None:
-        found = container.services["wallet"] = build_components(container.db, container.settings)
+        found = container.wallet = build_components(container.db, container.settings)
     return found
 
 
@@ -99,7 +99,7 @@ async def lifespan(container: Container) -> AsyncIterator[None]:
             await asyncio.gather(task, return_exceptions=True)
         if parts.chain is not None:
             await parts.chain.close()
-        container.services.pop("wallet", None)
+        container.wallet = None
 
 
 def _parts(request: Request) -> WalletComponents:

@@ -20,51 +20,18 @@ from typing import Any, TypeVar
 
 import click
 
-from ..common.errors import AppError
+from ..common.cli import database, fail, get_settings, run_async, with_connection, with_pool
 from ..common.money import fmt, parse_amount
 from ..config import Settings
 from ..db.database import Database
-from .chain import real_chains
+from .chain import ChainError, real_chains
+from .chain.cli import register as register_chain_tools
 
 T = TypeVar("T")
 
 
-# The host command module is imported when a command runs, not at import time: `mycrypto.cli` imports
-# this module while it is being initialised (and runs as __main__ under `python -m mycrypto.cli`).
-def fail(message: str, code: int = 1) -> None:
-    from .. import cli as host
-
-    host.fail(message, code)
-
-
-def get_settings(ctx: click.Context) -> Settings:
-    from .. import cli as host
-
-    return host.get_settings(ctx)
-
-
-def database(settings: Settings) -> Any:
-    from .. import cli as host
-
-    return host.database(settings)
-
-
-def run_async(fn: Callable[[], Awaitable[T]]) -> T:
-    from .. import cli as host
-
-    return host.run_async(fn)
-
-
-async def with_connection(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
-    from .. import cli as host
-
-    return await host.with_connection(settings, fn)
-
-
 def register(group: click.Group) -> None:
-    from .chain.cli import register as register_chain_tools  # reconcile, keys, alerts, frozen credits
-
-    register_chain_tools(chain)
+    register_chain_tools(chain)   # reconcile, keys, alerts, frozen credits
     group.add_command(verify)
     group.add_command(chain)
     group.add_command(wallet)
@@ -114,21 +81,7 @@ def _simulator_settings(ctx: click.Context) -> Settings:
 
 
 def _with_db(settings: Settings, fn: Callable[[Database], Awaitable[T]]) -> T:
-    async def go() -> T:
-        db = Database(settings.database_url, min_size=1, max_size=2)  # type: ignore[arg-type]
-        await db.connect()
-        try:
-            return await fn(db)
-        finally:
-            await db.close()
-
-    from .chain import ChainError
-
-    try:
-        return run_async(go)
-    except (ChainError, AppError) as exc:
-        fail(getattr(exc, "message", None) or str(exc))
-    raise AssertionError("unreachable")
+    return with_pool(settings, fn, expected=(ChainError,))
 
 
 @click.group()

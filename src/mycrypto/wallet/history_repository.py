@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from ..db.database import Queryable
 from .domain.history import (
     LEDGER_KINDS,
     SRC_DEPOSIT,
@@ -153,7 +154,7 @@ def build_history_query(user_id: int, f: HistoryFilter) -> tuple[str, list[Any]]
     return sql, p.values
 
 
-async def history(conn: Any, user_id: int, f: HistoryFilter) -> list[asyncpg.Record]:
+async def history(conn: Queryable, user_id: int, f: HistoryFilter) -> list[asyncpg.Record]:
     """Up to f.limit + 1 entries (the extra one tells the caller there is a next page)."""
     sql, params = build_history_query(user_id, f)
     if not params:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..db.database import Database
-from . import repository as repo
+from . import ledger, repository as repo
 from .chain import BroadcastRejected, ChainAdapter
 from .domain import withdrawals as rules
 from .withdrawal_service import notify_withdrawal
@@ -57,8 +57,8 @@ class WithdrawalProcessor:
                 except BroadcastRejected as exc:
                     updated = await repo.set_withdrawal_status(conn, row["id"], rules.APPROVED, rules.FAILED,
                                                                reason=f"broadcast refused: {exc}"[:500])
-                    accounts = await repo.ensure_user_accounts(conn, row["user_id"], [row["asset"]])
-                    await repo.apply_changes(conn, holds=[rules.release(accounts[row["asset"]], row["amount"],
+                    accounts = await ledger.ensure_user_accounts(conn, row["user_id"], [row["asset"]])
+                    await ledger.apply_changes(conn, holds=[rules.release(accounts[row["asset"]], row["amount"],
                                                                         row["fee"])])
                     await notify_withdrawal(conn, updated)
                     await uow.commit()
@@ -70,13 +70,13 @@ class WithdrawalProcessor:
                                 extra={"withdrawal_id": row["id"], "error": repr(exc)})
                     result.retry_later.append(row["id"])
                     continue
-                accounts = await repo.ensure_user_accounts(conn, row["user_id"], [row["asset"]])
-                system = await repo.system_accounts(conn)
+                accounts = await ledger.ensure_user_accounts(conn, row["user_id"], [row["asset"]])
+                system = await ledger.system_accounts(conn)
                 posting = rules.broadcast_posting(
                     row["id"], row["asset"], row["amount"], row["fee"], user_account=accounts[row["asset"]],
                     chain_out_account=system[("chain_out", row["asset"])],
                     fees_account=system[("fees", row["asset"])])
-                [posting_id] = await repo.apply_changes(conn, [posting])
+                [posting_id] = await ledger.apply_changes(conn, [posting])
                 updated = await repo.set_withdrawal_status(conn, row["id"], rules.APPROVED, rules.BROADCAST,
                                                            txid=txid, posting_id=posting_id)
                 await notify_withdrawal(conn, updated)

@@ -1,10 +1,6 @@
-"""Wallet persistence (SQL only; the caller owns the transaction). The ledger part here is the ONLY
-code that changes balances.
-
-`apply_changes` locks every touched account row in ascending id order (so concurrent transactions
-never deadlock on each other), refuses a user balance going negative with `InsufficientFunds`,
-updates the balances and writes the postings and their legs (one SQL function call, migration 014). The caller owns the
-transaction (unit of work); nothing here commits.
+"""Wallet persistence (SQL only; the caller owns the transaction): assets, deposit addresses,
+deposits, withdrawals. The ledger and the accounts (the only code that changes balances, and what
+other services may use) are in `ledger.py`.
 """
 from __future__ import annotations
 
@@ -14,106 +10,8 @@ from typing import Any
 
 import asyncpg
 
+from ..db.database import Queryable
 from .domain.assets import AssetRules
-from .domain.ledger import Hold, Posting, net_changes
-from .errors import AccountMissing, InsufficientFunds
-
-_APPLY = ("SELECT wallet.apply_changes($1::bigint[], $2::text[]::numeric[], $3::text[]::numeric[], $4::text[], "
-          "$5::text[], $6::text[], $7::text[], $8::int[], $9::bigint[], $10::text[], $11::text[], "
-          "$12::text[]::numeric[])")
-
-
-async def apply_changes(conn: asyncpg.Connection, postings: Sequence[Posting] = (),
-                        holds: Iterable[Hold] = ()) -> list[int]:
-    """Apply postings and holds atomically (within the caller's transaction); return posting ids.
-
-    One round trip: the SQL function wallet.apply_changes (migration 014) locks the touched accounts in
-    id order, refuses negatives, updates balances and inserts postings with their legs.
-    """
-    args = ledger_arguments(postings, holds)
-    if not args[0] and not args[3]:
-        return []
-    try:
-        ids = await conn.fetchval(_APPLY, *args)
-    except (asyncpg.CheckViolationError, asyncpg.ForeignKeyViolationError) as exc:
-        raise translate_ledger_error(exc) from None
-    return list(ids or [])
-
-
-def ledger_arguments(postings: Sequence[Posting] = (), holds: Iterable[Hold] = ()) -> tuple[list, ...]:
-    """The 12 arrays wallet.apply_changes takes (also passed through by trade.commit_batch)."""
-    changes = net_changes(postings, holds)
-    acc_ids = sorted(changes.deltas)
-    deltas = changes.deltas
-    return (acc_ids, [_text(deltas[i].available) for i in acc_ids], [_text(deltas[i].locked) for i in acc_ids],
-            *_posting_arrays(postings))
-
-
-def translate_ledger_error(exc: asyncpg.PostgresError) -> Exception:
-    """The domain error behind a refusal raised by wallet.apply_changes (or the exception itself)."""
-    constraint = getattr(exc, "constraint_name", None)
-    if constraint == "insufficient_funds":
-        asset = getattr(exc, "detail", None) or "the"
-        return InsufficientFunds(f"Insufficient {asset} balance.", details={"asset": asset})
-    if constraint == "account_missing":
-        return AccountMissing(str(exc))
-    return exc
-
-
-def _posting_arrays(postings: Sequence[Posting]) -> tuple[list, ...]:
-    kinds, ref_types, ref_ids, memos = [], [], [], []
-    ords, accounts, assets, buckets, amounts = [], [], [], [], []
-    for n, posting in enumerate(postings, 1):
-        kinds.append(posting.kind)
-        ref_types.append(posting.ref_type)
-        ref_ids.append(posting.ref_id)
-        memos.append(posting.memo)
-        for leg in posting.legs:
-            ords.append(n)
-            accounts.append(leg.account_id)
-            assets.append(leg.asset)
-            buckets.append(leg.bucket)
-            amounts.append(_text(leg.amount))
-    return kinds, ref_types, ref_ids, memos, ords, accounts, assets, buckets, amounts
-
-
-def _text(amount: Decimal) -> str:
-    """Exact plain-notation text for PostgreSQL's numeric input (never a float)."""
-    return format(amount, "f")
-
-
-async def insert_postings(conn: asyncpg.Connection, postings: Sequence[Posting]) -> list[int]:
-    """Write postings and legs WITHOUT touching balances (tests use it to prove the database refuses
-    an unbalanced posting). Production code changes balances only through apply_changes."""
-    ids = await conn.fetchval(_APPLY, [], [], [], *_posting_arrays(postings))
-    return list(ids or [])
-
-
-async def ensure_user_accounts(conn: asyncpg.Connection | asyncpg.Pool, user_id: int,
-                               assets: Iterable[str]) -> dict[str, int]:
-    """Account ids of a user's accounts in `assets`, creating missing ones (idempotent)."""
-    assets = sorted(set(assets))
-    await conn.execute(
-        "INSERT INTO wallet.account (kind, user_id, asset) SELECT 'user', $1, a FROM unnest($2::text[]) a "
-        "ON CONFLICT (user_id, asset) WHERE kind = 'user' DO NOTHING", user_id, assets)
-    rows = await conn.fetch(
-        "SELECT asset, id FROM wallet.account WHERE kind = 'user' AND user_id = $1 AND asset = ANY($2::text[])",
-        user_id, assets)
-    return {r["asset"]: r["id"] for r in rows}
-
-
-async def system_accounts(conn: asyncpg.Connection | asyncpg.Pool) -> dict[tuple[str, str], int]:
-    """{(kind, asset): account id} of the system accounts (fees, chain_in, chain_out)."""
-    rows = await conn.fetch("SELECT kind::text, asset, id FROM wallet.account WHERE kind <> 'user'")
-    return {(r["kind"], r["asset"]): r["id"] for r in rows}
-
-
-async def balances(conn: asyncpg.Connection | asyncpg.Pool, user_id: int) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT a.code AS asset, coalesce(ac.available, 0) AS available, coalesce(ac.locked, 0) AS locked "
-        "FROM wallet.asset a LEFT JOIN wallet.account ac ON ac.asset = a.code AND ac.kind = 'user' "
-        "AND ac.user_id = $1 ORDER BY a.code", user_id)
-
 
 # ---------------------------------------------------------------------------------------- assets
 _ASSET_COLUMNS = ("code, name, decimals, chain, confirmations_required, address_pattern, min_withdrawal, "
@@ -121,17 +19,17 @@ _ASSET_COLUMNS = ("code, name, decimals, chain, confirmations_required, address_
                   "withdraw_enabled")
 
 
-async def list_assets(conn: Any) -> list[AssetRules]:
+async def list_assets(conn: Queryable) -> list[AssetRules]:
     rows = await conn.fetch(f"SELECT {_ASSET_COLUMNS} FROM wallet.asset ORDER BY code")
     return [AssetRules.from_mapping(r) for r in rows]
 
 
-async def get_asset(conn: Any, code: str) -> AssetRules | None:
+async def get_asset(conn: Queryable, code: str) -> AssetRules | None:
     row = await conn.fetchrow(f"SELECT {_ASSET_COLUMNS} FROM wallet.asset WHERE code = $1", code)
     return None if row is None else AssetRules.from_mapping(row)
 
 
-async def user_exists(conn: Any, user_id: int) -> bool:
+async def user_exists(conn: Queryable, user_id: int) -> bool:
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM auth.app_user WHERE id = $1)", user_id))
 
 
@@ -150,21 +48,14 @@ async def lock_accounts(conn: asyncpg.Connection, account_ids: Iterable[int]) ->
                        sorted(set(account_ids)))
 
 
-async def balance(conn: Any, user_id: int, asset: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT a.code AS asset, coalesce(ac.available, 0) AS available, coalesce(ac.locked, 0) AS locked "
-        "FROM wallet.asset a LEFT JOIN wallet.account ac ON ac.asset = a.code AND ac.kind = 'user' "
-        "AND ac.user_id = $1 WHERE a.code = $2", user_id, asset)
-
-
 # ---------------------------------------------------------------------------------------- addresses
-async def deposit_address(conn: Any, user_id: int, asset: str) -> asyncpg.Record | None:
+async def deposit_address(conn: Queryable, user_id: int, asset: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT asset, chain, address, created_at FROM wallet.deposit_address WHERE user_id = $1 AND asset = $2",
         user_id, asset)
 
 
-async def insert_deposit_address(conn: Any, user_id: int, asset: str, chain: str, address: str) -> None:
+async def insert_deposit_address(conn: Queryable, user_id: int, asset: str, chain: str, address: str) -> None:
     """Keep the first address if two requests raced (the loser's address is simply never used)."""
     await conn.execute(
         "INSERT INTO wallet.deposit_address (user_id, asset, chain, address) VALUES ($1, $2, $3, $4) "
@@ -177,7 +68,7 @@ _DEPOSIT_COLUMNS = ("d.id, d.user_id, d.asset, d.chain, d.txid, d.vout, d.addres
                     "d.confirmed_at, d.credited_at")
 
 
-async def list_deposits(conn: Any, user_id: int, *, asset: str | None = None, status: str | None = None,
+async def list_deposits(conn: Queryable, user_id: int, *, asset: str | None = None, status: str | None = None,
                         before_id: int | None = None, limit: int = 50) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"SELECT {_DEPOSIT_COLUMNS} FROM wallet.deposit d JOIN wallet.asset a ON a.code = d.asset "
@@ -186,25 +77,25 @@ async def list_deposits(conn: Any, user_id: int, *, asset: str | None = None, st
         "ORDER BY d.id DESC LIMIT $5", user_id, asset, status, before_id, limit)
 
 
-async def get_deposit(conn: Any, deposit_id: int) -> asyncpg.Record | None:
+async def get_deposit(conn: Queryable, deposit_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {_DEPOSIT_COLUMNS} FROM wallet.deposit d JOIN wallet.asset a ON a.code = d.asset "
         "WHERE d.id = $1", deposit_id)
 
 
-async def get_chain_cursor(conn: Any, adapter: str, chain: str) -> str | None:
+async def get_chain_cursor(conn: Queryable, adapter: str, chain: str) -> str | None:
     return await conn.fetchval("SELECT cursor FROM wallet.chain_cursor WHERE adapter = $1 AND chain = $2",
                                adapter, chain)
 
 
-async def set_chain_cursor(conn: Any, adapter: str, chain: str, cursor: str) -> None:
+async def set_chain_cursor(conn: Queryable, adapter: str, chain: str, cursor: str) -> None:
     await conn.execute(
         "INSERT INTO wallet.chain_cursor (adapter, chain, cursor) VALUES ($1, $2, $3) "
         "ON CONFLICT (adapter, chain) DO UPDATE SET cursor = EXCLUDED.cursor, updated_at = now()",
         adapter, chain, cursor)
 
 
-async def record_deposits(conn: Any, chain: str, transfers: Sequence[Any]) -> int:
+async def record_deposits(conn: Queryable, chain: str, transfers: Sequence[Any]) -> int:
     """Insert newly seen transfers to our users' addresses as pending deposits; repeats change nothing.
 
     Transfers to addresses no user holds, or of an asset that does not live on `chain`, are ignored.
@@ -225,13 +116,13 @@ async def record_deposits(conn: Any, chain: str, transfers: Sequence[Any]) -> in
     return len(rows)
 
 
-async def pending_deposits(conn: Any, limit: int = 1000) -> list[asyncpg.Record]:
+async def pending_deposits(conn: Queryable, limit: int = 1000) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT d.id, d.chain, d.txid FROM wallet.deposit d WHERE d.status = 'pending' ORDER BY d.id LIMIT $1",
         limit)
 
 
-async def update_deposit_confirmations(conn: Any, ids: list[int], confirmations: list[int]) -> list[int]:
+async def update_deposit_confirmations(conn: Queryable, ids: list[int], confirmations: list[int]) -> list[int]:
     """Store confirmation counts (never lowering them); pending -> confirmed at the asset's requirement.
 
     Returns the ids that became confirmed. The status change is conditional on still being pending.
@@ -248,7 +139,7 @@ async def update_deposit_confirmations(conn: Any, ids: list[int], confirmations:
     return [r["id"] for r in rows if r["status"] == "confirmed"]
 
 
-async def lock_confirmed_deposits(conn: Any, limit: int = 200) -> list[asyncpg.Record]:
+async def lock_confirmed_deposits(conn: Queryable, limit: int = 200) -> list[asyncpg.Record]:
     """Confirmed, not yet credited deposits of enabled assets, locked (other watchers skip them)."""
     return await conn.fetch(
         "SELECT d.id, d.user_id, d.asset, d.amount, d.txid FROM wallet.deposit d "
@@ -257,7 +148,7 @@ async def lock_confirmed_deposits(conn: Any, limit: int = 200) -> list[asyncpg.R
         limit)
 
 
-async def mark_deposits_credited(conn: Any, ids: list[int], posting_ids: list[int]) -> int:
+async def mark_deposits_credited(conn: Queryable, ids: list[int], posting_ids: list[int]) -> int:
     result = await conn.execute(
         "UPDATE wallet.deposit d SET status = 'credited', posting_id = u.pid, credited_at = now() "
         "FROM unnest($1::bigint[], $2::bigint[]) AS u(id, pid) WHERE d.id = u.id AND d.status = 'confirmed'",
@@ -271,13 +162,13 @@ _WITHDRAWAL_COLUMNS = ("w.id, w.user_id, w.asset, w.address, w.amount, w.fee, w.
                        "w.requested_at, w.approved_at, w.broadcast_at, w.confirmed_at, w.finished_at, w.updated_at")
 
 
-async def withdrawal_by_key(conn: Any, user_id: int, key: str) -> asyncpg.Record | None:
+async def withdrawal_by_key(conn: Queryable, user_id: int, key: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {_WITHDRAWAL_COLUMNS}, w.response FROM wallet.withdrawal w "
         "WHERE w.user_id = $1 AND w.idempotency_key = $2", user_id, key)
 
 
-async def withdrawn_since(conn: Any, user_id: int, asset: str, since_interval_s: int = 86400) -> Decimal:
+async def withdrawn_since(conn: Queryable, user_id: int, asset: str, since_interval_s: int = 86400) -> Decimal:
     """Sum of the user's withdrawals of `asset` in the window that count toward the daily limit."""
     return await conn.fetchval(
         "SELECT coalesce(sum(amount), 0) FROM wallet.withdrawal WHERE user_id = $1 AND asset = $2 "
@@ -285,7 +176,7 @@ async def withdrawn_since(conn: Any, user_id: int, asset: str, since_interval_s:
         "AND status NOT IN ('rejected', 'failed', 'cancelled')", user_id, asset, since_interval_s)
 
 
-async def insert_withdrawal(conn: Any, *, user_id: int, asset: str, address: str, amount: Decimal, fee: Decimal,
+async def insert_withdrawal(conn: Queryable, *, user_id: int, asset: str, address: str, amount: Decimal, fee: Decimal,
                             status: str, idempotency_key: str | None, request_hash: str | None) -> asyncpg.Record:
     return await conn.fetchrow(
         "INSERT INTO wallet.withdrawal AS w (user_id, asset, address, amount, fee, status, idempotency_key, "
@@ -295,18 +186,18 @@ async def insert_withdrawal(conn: Any, *, user_id: int, asset: str, address: str
         user_id, asset, address, amount, fee, status, idempotency_key, request_hash)
 
 
-async def store_withdrawal_response(conn: Any, withdrawal_id: int, response: dict[str, Any]) -> None:
+async def store_withdrawal_response(conn: Queryable, withdrawal_id: int, response: dict[str, Any]) -> None:
     await conn.execute("UPDATE wallet.withdrawal SET response = $2 WHERE id = $1", withdrawal_id, response)
 
 
-async def get_withdrawal(conn: Any, withdrawal_id: int, *, for_update: bool = False) -> asyncpg.Record | None:
+async def get_withdrawal(conn: Queryable, withdrawal_id: int, *, for_update: bool = False) -> asyncpg.Record | None:
     lock = " FOR UPDATE OF w" if for_update else ""
     return await conn.fetchrow(
         f"SELECT {_WITHDRAWAL_COLUMNS}, u.email FROM wallet.withdrawal w JOIN auth.app_user u ON u.id = w.user_id "
         f"WHERE w.id = $1{lock}", withdrawal_id)
 
 
-async def set_withdrawal_status(conn: Any, withdrawal_id: int, expected: str, status: str, *,
+async def set_withdrawal_status(conn: Queryable, withdrawal_id: int, expected: str, status: str, *,
                                 reason: str | None = None, approved_by: int | None = None,
                                 txid: str | None = None, posting_id: int | None = None) -> asyncpg.Record | None:
     """Conditional transition: changes the row only if it is still `expected` (None = it moved on)."""
@@ -323,7 +214,7 @@ async def set_withdrawal_status(conn: Any, withdrawal_id: int, expected: str, st
         withdrawal_id, expected, status, reason, approved_by, txid, posting_id)
 
 
-async def list_withdrawals(conn: Any, *, user_id: int | None = None, asset: str | None = None,
+async def list_withdrawals(conn: Queryable, *, user_id: int | None = None, asset: str | None = None,
                            status: str | None = None, before_id: int | None = None,
                            limit: int = 50) -> list[asyncpg.Record]:
     return await conn.fetch(
@@ -333,7 +224,7 @@ async def list_withdrawals(conn: Any, *, user_id: int | None = None, asset: str 
         "ORDER BY w.id DESC LIMIT $5", user_id, asset, status, before_id, limit)
 
 
-async def lock_next_approved(conn: Any, skip: list[int]) -> asyncpg.Record | None:
+async def lock_next_approved(conn: Queryable, skip: list[int]) -> asyncpg.Record | None:
     """The oldest approved withdrawal no other processor is working on, locked."""
     return await conn.fetchrow(
         f"SELECT {_WITHDRAWAL_COLUMNS}, a.chain FROM wallet.withdrawal w JOIN wallet.asset a ON a.code = w.asset "
@@ -341,7 +232,7 @@ async def lock_next_approved(conn: Any, skip: list[int]) -> asyncpg.Record | Non
         "FOR UPDATE OF w SKIP LOCKED", skip)
 
 
-async def broadcast_withdrawals(conn: Any, limit: int = 1000) -> list[asyncpg.Record]:
+async def broadcast_withdrawals(conn: Queryable, limit: int = 1000) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT w.id, w.user_id, w.asset, w.amount, w.txid, a.chain, a.confirmations_required "
         "FROM wallet.withdrawal w JOIN wallet.asset a ON a.code = w.asset "

@@ -1,7 +1,7 @@
 """Wallet use cases: assets, balances, deposit addresses, deposits, history, the faucet, admin look-ups.
 
 Each public method is one use case; writes run in one unit of work (transaction) and change
-balances only through `repository.apply_changes`. Withdrawals live in `withdrawal_service`, the
+balances only through `ledger.apply_changes`. Withdrawals live in `withdrawal_service`, the
 chain-driven background work in `watcher` and `processor`.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from ..auth import audit
 from ..common.money import parse_amount
 from ..db.database import Database
-from . import history_repository, repository as repo
+from . import history_repository, ledger, repository as repo
 from .chain import ChainAdapter, ChainError
 from .domain import faucet as faucet_rules
 from .domain.assets import AssetRules
@@ -51,11 +51,11 @@ class WalletService:
 
     async def balances(self, user_id: int) -> list[dict[str, Any]]:
         """Every asset (zero when the user has no account in it yet): available, locked, total."""
-        return [balance_out(r) for r in await repo.balances(self.db, user_id)]
+        return [balance_out(r) for r in await ledger.balances(self.db, user_id)]
 
     async def balance(self, user_id: int, asset: str) -> dict[str, Any]:
         rules = await self.asset(asset)
-        return balance_out(await repo.balance(self.db, user_id, rules.code))
+        return balance_out(await ledger.balance(self.db, user_id, rules.code))
 
     # ------------------------------------------------------------------ deposits
     async def deposit_address(self, user_id: int, asset: str) -> dict[str, Any]:
@@ -148,12 +148,12 @@ class WalletService:
         except RuleViolation as exc:
             raise from_rule(exc) from None
         async with self.db.unit_of_work() as uow:
-            accounts = await repo.ensure_user_accounts(uow.conn, user_id, [rules.code])
-            system = await repo.system_accounts(uow.conn)
+            accounts = await ledger.ensure_user_accounts(uow.conn, user_id, [rules.code])
+            system = await ledger.system_accounts(uow.conn)
             posting = faucet_rules.faucet_posting(f"{user_id}:{uuid.uuid4().hex}", rules.code, grant,
                                                   user_account=accounts[rules.code],
                                                   chain_in_account=system[("chain_in", rules.code)])
-            [posting_id] = await repo.apply_changes(uow.conn, [posting])
+            [posting_id] = await ledger.apply_changes(uow.conn, [posting])
             await uow.commit()
         return {"asset": rules.code, "amount": grant, "posting_id": posting_id,
                 "balance": await self.balance(user_id, rules.code)}

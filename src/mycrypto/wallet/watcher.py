@@ -24,7 +24,7 @@ from typing import Any
 from ..common.money import fmt
 from ..db.database import Database
 from ..notify.outbox import enqueue
-from . import repository as repo
+from . import ledger, repository as repo
 from .chain import ChainAdapter
 from .domain import deposits as deposit_rules
 from .domain import withdrawals as withdrawal_rules
@@ -124,14 +124,14 @@ class DepositWatcher:
                 rows = await repo.lock_confirmed_deposits(conn)
                 if not rows:
                     return
-                system = await repo.system_accounts(conn)
+                system = await ledger.system_accounts(conn)
                 postings = []
                 for row in rows:
-                    accounts = await repo.ensure_user_accounts(conn, row["user_id"], [row["asset"]])
+                    accounts = await ledger.ensure_user_accounts(conn, row["user_id"], [row["asset"]])
                     postings.append(deposit_rules.credit_posting(
                         row["id"], row["asset"], row["amount"], user_account=accounts[row["asset"]],
                         chain_in_account=system[("chain_in", row["asset"])]))
-                posting_ids = await repo.apply_changes(conn, postings)
+                posting_ids = await ledger.apply_changes(conn, postings)
                 credited = await repo.mark_deposits_credited(conn, [r["id"] for r in rows], posting_ids)
                 if credited != len(rows):  # we hold the row locks, so this cannot happen; never half-credit
                     raise RuntimeError(f"credited {credited} of {len(rows)} locked deposits")

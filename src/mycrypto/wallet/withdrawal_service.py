@@ -20,7 +20,7 @@ from ..auth.totp import check_second_factor
 from ..common.money import fmt, parse_amount
 from ..db.database import Database
 from ..notify.outbox import enqueue
-from . import repository as repo
+from . import ledger, repository as repo
 from .domain import withdrawals as rules
 from .domain.errors import RuleViolation
 from .errors import IdempotencyKeyReused, InvalidIdempotencyKey, SelfApproval, WithdrawalNotFound, from_rule
@@ -67,7 +67,7 @@ class WithdrawalService:
             # Lock order: the account first, then the user row. The trade engine locks accounts and
             # then inserts rows referencing the user (a KEY SHARE lock on it); taking the user row
             # first here, with the FOR UPDATE of check_second_factor, would deadlock with it.
-            accounts = await repo.ensure_user_accounts(conn, user_id, [asset.code])
+            accounts = await ledger.ensure_user_accounts(conn, user_id, [asset.code])
             await repo.lock_accounts(conn, [accounts[asset.code]])
             await repo.lock_user(conn, user_id)
             if key is not None:
@@ -86,7 +86,7 @@ class WithdrawalService:
                 raise from_rule(exc) from None
             # Inside this transaction: a spent code stays spent only if the withdrawal commits.
             await check_second_factor(conn, self.settings, user_id, body.totp_code)
-            await repo.apply_changes(conn, holds=[rules.hold(accounts[asset.code], plan.amount, plan.fee)])
+            await ledger.apply_changes(conn, holds=[rules.hold(accounts[asset.code], plan.amount, plan.fee)])
             row = await repo.insert_withdrawal(
                 conn, user_id=user_id, asset=asset.code, address=plan.address, amount=plan.amount, fee=plan.fee,
                 status=plan.initial_status, idempotency_key=key, request_hash=fingerprint if key else None)
@@ -154,8 +154,8 @@ class WithdrawalService:
         updated = await repo.set_withdrawal_status(conn, row["id"], row["status"], target, reason=reason)
         if updated is None:  # impossible while we hold the row lock; refuse rather than release twice
             raise from_rule(RuleViolation("invalid_withdrawal_state", "The withdrawal changed meanwhile."))
-        accounts = await repo.ensure_user_accounts(conn, row["user_id"], [row["asset"]])
-        await repo.apply_changes(conn, holds=[rules.release(accounts[row["asset"]], row["amount"], row["fee"])])
+        accounts = await ledger.ensure_user_accounts(conn, row["user_id"], [row["asset"]])
+        await ledger.apply_changes(conn, holds=[rules.release(accounts[row["asset"]], row["amount"], row["fee"])])
         await notify_withdrawal(conn, updated)
         return updated
 

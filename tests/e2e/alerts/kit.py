@@ -52,10 +52,10 @@ async def wait_fired(db, alert_id: int, count: int = 1, timeout: float = 15.0) -
 async def evaluated_up_to(app, symbol: str, trade_id: int, timeout: float = 15.0) -> None:
     """Wait until the market's evaluator has evaluated trade `trade_id` (and written what it fired)."""
     container = app.state.container
-    registry = container.services["trade_registry"]
+    registry = container.trade_registry
     market_id = registry.by_symbol[symbol].id
 
     async def done():
-        evaluator = container.services["alerts"].evaluators.get(market_id)
+        evaluator = container.alerts.evaluators.get(market_id)
         return evaluator is not None and evaluator.started and evaluator.settled >= trade_id
     await eventually(done, timeout, f"{symbol} evaluated up to trade {trade_id}")

@@ -57,9 +57,9 @@ async def test_trades_committed_while_nobody_evaluated_are_caught_up_on_start(db
         alert = await reference_and_alert(app, client, seller, buyer, user)
         # the evaluator dies (say, a bug) while the engine keeps committing trades
         container = app.state.container
-        market_id = container.services["trade_registry"].by_symbol["BTC-USDT"].id
-        evaluator = container.services["alerts"].evaluators.pop(market_id)
-        container.services["trade_registry"].engines[market_id].feed.listeners.remove(evaluator.on_committed)
+        market_id = container.trade_registry.by_symbol["BTC-USDT"].id
+        evaluator = container.alerts.evaluators.pop(market_id)
+        container.trade_registry.engines[market_id].feed.listeners.remove(evaluator.on_committed)
         await evaluator.stop()
         crossing = await trade_at(client, seller, buyer, "50600")
         await trade_at(client, seller, buyer, "50700")
@@ -125,7 +125,7 @@ async def test_alert_created_on_another_replica_fires_on_the_owner_and_after_tak
             again = await trade_at(client_b, seller, buyer, "48900")       # crosses both; `first` is in its cooldown
             [fired] = await wait_fired(db, later["alert_id"])
             assert fired["trade_id"] == again
-            market_id = b.app.state.container.services["trade_registry"].by_symbol["BTC-USDT"].id
+            market_id = b.app.state.container.trade_registry.by_symbol["BTC-USDT"].id
             await eventually(lambda: _settled(b, market_id, again), 20, "B evaluated the trades")
             assert [r["trade_id"] for r in await firings(db, first["alert_id"])] == [crossing]
             got = (await client_b.get(f"{ALERTS}/{first['alert_id']}", headers=user.headers)).json()
@@ -138,13 +138,13 @@ async def test_alert_created_on_another_replica_fires_on_the_owner_and_after_tak
 
 
 async def _owns(server) -> bool:
-    registry = server.app.state.container.services["trade_registry"]
+    registry = server.app.state.container.trade_registry
     spec = registry.by_symbol.get("BTC-USDT")
     return spec is not None and registry.engine(spec.id) is not None
 
 
 async def _settled(server, market_id, trade_id) -> bool:
-    evaluator = server.app.state.container.services["alerts"].evaluators.get(market_id)
+    evaluator = server.app.state.container.alerts.evaluators.get(market_id)
     return evaluator is not None and evaluator.started and evaluator.settled >= trade_id
 
 

@@ -52,7 +52,7 @@ async def wait_for_links(client, settings, to: str, contains: str, count: int = 
     """Run the relay until the dev mailbox holds `count` links for `to` (newest first)."""
     import asyncio
 
-    relay = client._transport.app.state.container.services["outbox_relay"]  # type: ignore[attr-defined]
+    relay = client._transport.app.state.container.outbox_relay  # type: ignore[attr-defined]
     deadline = time.monotonic() + timeout
     while True:
         await relay.run_once()

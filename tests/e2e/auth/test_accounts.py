@@ -10,7 +10,7 @@ from tests.e2e.auth.helpers import (PASSWORD, bearer, eventually, login, registe
 
 
 async def _drain(client) -> None:
-    await client._transport.app.state.container.services["outbox_relay"].run_once()
+    await client._transport.app.state.container.outbox_relay.run_once()
 
 
 async def test_register_writes_user_token_and_email_atomically(auth_client, auth_settings, db):

@@ -2,7 +2,6 @@
 with increasing backoff that always expires, and rate limits (429 + Retry-After)."""
 from __future__ import annotations
 
-from mycrypto.common.ratelimit import rate_limiter
 
 from tests.e2e.auth.helpers import (NEW_PASSWORD, PASSWORD, bearer, eventually, login, register_verified,
                                     token_from_link, wait_for_links)
@@ -134,7 +133,7 @@ async def test_lockout_backs_off_and_always_expires(auth_client, auth_settings, 
                                                                      "new_password": NEW_PASSWORD})
     assert r.status_code == 204
     assert await db.fetchval("SELECT count(*) FROM auth.login_failure") == 0
-    await rate_limiter(auth_client._transport.app.state.container).reset("login:acct:uma@example.com")
+    await auth_client._transport.app.state.container.rate_limiter.reset("login:acct:uma@example.com")
     await login(auth_client, "uma@example.com", NEW_PASSWORD)
 
 

@@ -65,11 +65,9 @@ async def test_authentication_refusals(client, db, settings):
 
 
 async def test_unverified_account_cannot_trade(client, db, settings, app):
-    from mycrypto.auth.principal import user_status_cache
-
     u = await key_user(client, db, settings, {"USDT": "10000"})
     await db.execute("UPDATE auth.app_user SET email_verified_at = NULL WHERE id = $1", u.user_id)
-    user_status_cache(app.state.container).invalidate(u.user_id)
+    app.state.container.auth.status_cache.invalidate(u.user_id)
     before = await snapshot(db)
     body = binance_error(await spost(client, u, "order", ORDER), -2010, 400)
     assert body["msg"] == "This action is disabled on this account."
@@ -81,7 +79,7 @@ async def test_unverified_account_cannot_trade(client, db, settings, app):
 async def test_halted_market_refuses_orders_but_allows_cancels(client, db, settings, app):
     u = await key_user(client, db, settings, {"USDT": "10000"})
     resting = (await spost(client, u, "order", ORDER)).json()
-    service = app.state.container.services["trade"]
+    service = app.state.container.trade
     await service.set_market_status("BTC-USDT", True)
     before = await snapshot(db)
     assert binance_error(await spost(client, u, "order", ORDER), -2010, 400)["msg"] == "Market is closed."

@@ -116,7 +116,7 @@ async def test_with_the_node_down_a_withdrawal_is_accepted_and_waits_queued(db_d
         assert address.status_code == 200  # derived from the xpub: no node needed
         r = await client.post(URL, json={"asset": "USDT", "address": OUTSIDE, "amount": "10"}, headers=h)
         assert r.status_code == 201 and r.json()["status"] == "approved"
-        parts = _app.state.container.services["wallet"]
+        parts = _app.state.container.wallet
         out = await parts.run_once()
         assert out["withdrawals"]["retry_later"] == [r.json()["id"]]
         assert (await client.get(f"{URL}/{r.json()['id']}", headers=h)).json()["status"] == "approved"

@@ -102,7 +102,7 @@ async def test_api_key_without_trade_permission_is_refused(app, db, settings):
     from mycrypto.trading.schemas import PlaceOrderRequest
 
     u = await make_trader(db, settings, {"USDT": "100000"})
-    service = app.state.container.services["trade"]
+    service = app.state.container.trade
     read_only = Principal(user_id=u.user_id, role="user", email="x@example.com", email_verified=True,
                           totp_enabled=False, api_key_id=1, permissions=frozenset({"read"}))
     with pytest.raises(Exception) as info:

@@ -44,7 +44,7 @@ async def started_app(settings: Any, services: tuple[str, ...] = ("wallet",)
 
 def parts(app: Any) -> Any:
     """The wired wallet components of a running app (wallet, withdrawals, chain, watcher, processor)."""
-    return app.state.container.services["wallet"]
+    return app.state.container.wallet
 
 
 async def enable_2fa(db: Any, settings: Any, user_id: int) -> str:
@@ -97,7 +97,7 @@ _MARKET_FOR_HOLD = {"BTC": ("BTC-USDT", "sell"), "USDT": ("BTC-USDT", "buy"), "E
 
 async def place_order_hold(db: Any, user_id: int, asset: str, amount: Decimal) -> int:
     from mycrypto.wallet.domain.ledger import Hold
-    from mycrypto.wallet.repository import apply_changes, ensure_user_accounts
+    from mycrypto.wallet.ledger import apply_changes, ensure_user_accounts
 
     symbol, side = _MARKET_FOR_HOLD[asset]
     async with db.unit_of_work() as uow:
@@ -113,7 +113,7 @@ async def place_order_hold(db: Any, user_id: int, asset: str, amount: Decimal) -
 
 async def cancel_order_hold(db: Any, order_id: int) -> None:
     from mycrypto.wallet.domain.ledger import Hold
-    from mycrypto.wallet.repository import apply_changes, ensure_user_accounts
+    from mycrypto.wallet.ledger import apply_changes, ensure_user_accounts
 
     async with db.unit_of_work() as uow:
         row = await uow.conn.fetchrow("SELECT user_id, hold_asset, hold_remaining FROM trade.spot_order "
@@ -133,7 +133,7 @@ async def settle_trade(db: Any, *, buyer: int, seller: int, qty: Decimal, price:
     """A filled trade as the engine records it: both orders' holds consumed, fees in the quote asset,
     one posting (kind 'trade', ref 'trade:<market_id>:<trade_id>') and the trade row. Returns the posting id."""
     from mycrypto.wallet.domain.ledger import LOCKED, Leg, Posting
-    from mycrypto.wallet.repository import apply_changes, ensure_user_accounts, system_accounts
+    from mycrypto.wallet.ledger import apply_changes, ensure_user_accounts, system_accounts
 
     base, quote = symbol.split("-")
     cost = qty * price

@@ -8,7 +8,6 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from mycrypto.apps import create_app
-from mycrypto.auth.principal import user_status_cache
 from tests.conftest import make_settings
 from tests.e2e.auth.helpers import PASSWORD, fast_hash_settings
 
@@ -68,7 +67,7 @@ async def test_a_session_revoked_on_one_replica_stops_working_on_another_within_
     app1, m1, c1 = await _app_client(settings)
     app2, m2, c2 = await _app_client(settings)
     try:
-        user_status_cache(app2.state.container).ttl = 0.5
+        app2.state.container.auth.status_cache.ttl = 0.5
         await c1.post("/api/v1/auth/register", json={"email": "rep@example.com", "password": PASSWORD})
         tokens = (await c1.post("/api/v1/auth/login", json={"email": "rep@example.com", "password": PASSWORD})).json()
         auth = {"Authorization": f"Bearer {tokens['access_token']}"}

@@ -13,7 +13,6 @@ from asgi_lifespan import LifespanManager
 from fastapi import Request
 
 from mycrypto.apps import create_app
-from mycrypto.auth.apikeys import authenticate_signed_request
 from mycrypto.common.jsonresp import json_response
 from mycrypto.container import get_container
 from tests.conftest import make_settings
@@ -32,7 +31,7 @@ async def binance_like(db_dsn, tmp_path):
 
     @app.post("/test-only/signed-order")
     async def order(request: Request):  # noqa: ANN202 - what the Binance team's route would do
-        principal = await authenticate_signed_request(get_container(request), request, permission="trade")
+        principal = await get_container(request).auth.authenticate_signed_request(request, permission="trade")
         form = await request.form()  # the body is still readable after verification
         return json_response({"user_id": principal.user_id, "api_key_id": principal.api_key_id,
                               "symbol": form.get("symbol"), "permissions": sorted(principal.permissions)})

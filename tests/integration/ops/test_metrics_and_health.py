@@ -9,7 +9,6 @@ from asgi_lifespan import LifespanManager
 
 from mycrypto.apps import create_app
 from mycrypto.notify.worker import run_notifier
-from mycrypto.trading.health import registry_of
 from tests.conftest import make_settings
 from tests.e2e.trading.kit import make_trader, place_ok
 from tests.support.services import free_port
@@ -81,7 +80,7 @@ async def test_trade_health_reports_engines_and_readiness_fails_when_a_sequencer
     assert (await client.get("/health/ready")).status_code == 200
 
     # the ETH-BTC sequencer dies (as if cancelled by a bug): this replica can no longer do its job
-    registry = registry_of(app.state.container)
+    registry = app.state.container.trade_registry
     victim = next(e for e in registry.engines.values() if e.spec.symbol == "ETH-BTC")
     victim._task.cancel()
     await asyncio.sleep(0.05)

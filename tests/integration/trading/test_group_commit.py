@@ -20,7 +20,7 @@ def principal(user_id: int) -> Principal:
 
 
 def engine_of(app, symbol="BTC-USDT"):
-    registry = app.state.container.services["trade_registry"]
+    registry = app.state.container.trade_registry
     return registry.engines[registry.by_symbol[symbol].id]
 
 
@@ -28,7 +28,7 @@ async def fresh_snapshot(app, symbol="BTC-USDT"):
     """The book rebuilt from the database right now (what a restarted engine would load)."""
     from mycrypto.trading.domain.matching import OrderBook
 
-    registry = app.state.container.services["trade_registry"]
+    registry = app.state.container.trade_registry
     spec = registry.by_symbol[symbol]
     async with app.state.container.db.acquire() as conn:
         states = await repo.open_orders_for_rebuild(conn, spec)
@@ -39,7 +39,7 @@ async def fresh_snapshot(app, symbol="BTC-USDT"):
 
 
 async def test_many_concurrent_orders_commit_in_groups_and_ack_only_committed(app, db, settings):
-    service = app.state.container.services["trade"]
+    service = app.state.container.trade
     users = [await make_trader(db, settings, {"USDT": "1000000", "BTC": "20"}) for _ in range(6)]
     rng = random.Random(7)
 
@@ -61,10 +61,10 @@ async def test_many_concurrent_orders_commit_in_groups_and_ack_only_committed(ap
 
 
 async def test_a_commit_refused_by_the_ledger_is_replayed_with_fresh_balances(app, db, settings, monkeypatch):
-    service = app.state.container.services["trade"]
+    service = app.state.container.trade
     poor = await make_trader(db, settings, {"USDT": "100"})
     rich = await make_trader(db, settings, {"USDT": "100000"})
-    registry = app.state.container.services["trade_registry"]
+    registry = app.state.container.trade_registry
     spec = registry.by_symbol["BTC-USDT"]
     _, poor_acc = await registry.accounts.pair(poor.user_id, spec)   # (base, quote)
     await registry.accounts.pair(rich.user_id, spec)
@@ -93,7 +93,7 @@ async def test_a_commit_refused_by_the_ledger_is_replayed_with_fresh_balances(ap
 
 
 async def test_database_failure_during_commit_answers_503_and_keeps_the_book_true(app, db, settings, monkeypatch):
-    service = app.state.container.services["trade"]
+    service = app.state.container.trade
     u = await make_trader(db, settings, {"USDT": "100000"})
     await service.place_order(principal(u.user_id), PlaceOrderRequest("BTC-USDT", "buy", "limit", "0.1", "40000"))
     real = repo.execute_batch
@@ -120,7 +120,7 @@ async def test_restart_mid_stream_rebuilds_an_identical_book(settings, db):
     app1 = create_app(settings, access_log=False)
     acked = []
     async with LifespanManager(app1, startup_timeout=60, shutdown_timeout=60):
-        service = app1.state.container.services["trade"]
+        service = app1.state.container.trade
         stop = asyncio.Event()
 
         async def stream(k):

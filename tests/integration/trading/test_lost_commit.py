@@ -13,6 +13,7 @@ import asyncio
 import asyncpg
 
 from mycrypto.trading import engine as engine_module
+from mycrypto.trading.engine import recovery
 from mycrypto.trading import repository as repo
 from mycrypto.trading.errors import OutcomeUnknown
 from mycrypto.trading.schemas import PlaceOrderRequest
@@ -47,7 +48,7 @@ async def _place_and_lose_the_connection(app, db, settings, user_id, *, answer_l
         tx = blocker.transaction()
         await tx.start()
         await blocker.execute("SELECT 1 FROM trade.market_engine WHERE market_id = $1 FOR UPDATE", engine.spec.id)
-        placing = asyncio.create_task(app.state.container.services["trade"].place_order(principal(user_id), buy()))
+        placing = asyncio.create_task(app.state.container.trade.place_order(principal(user_id), buy()))
         await eventually(lambda: _engine_waiting_on_fence(db), what="engine commit waiting on the fence row")
         conns = [c for c in engine._conns if c is not None]
         if answer_lost:
@@ -75,7 +76,7 @@ async def _orders_of(db, user_id):
 
 async def _engine_agrees_and_carries_on(app, db, user_id):
     engine = engine_of(app)
-    later = await app.state.container.services["trade"].place_order(principal(user_id), buy("40100"))
+    later = await app.state.container.trade.place_order(principal(user_id), buy("40100"))
     assert later.status == "new"   # with fresh connections
     assert engine.snapshot() == await fresh_snapshot(app)
     await check_books(db)
@@ -102,7 +103,7 @@ async def test_a_commit_lost_while_queued_on_a_lock_is_acknowledged_once(app, db
 
 async def test_when_the_database_cannot_say_the_client_is_told_the_outcome_is_unknown(app, db, settings,
                                                                                      monkeypatch):
-    monkeypatch.setattr(engine_module, "FENCE_QUERY_TIMEOUT", 0.0001)   # the database "does not answer"
+    monkeypatch.setattr(recovery, "FENCE_QUERY_TIMEOUT", 0.0001)   # the database "does not answer"
     u = await make_trader(db, settings, {"USDT": "100000"})
     result = await _place_and_lose_the_connection(app, db, settings, u.user_id, answer_lost=False)
     assert isinstance(result, OutcomeUnknown), result
@@ -138,7 +139,7 @@ async def test_a_lost_successor_of_a_refused_batch_cannot_land_after_the_replay(
     """Batch N is refused by the database while its pipelined successor N+1 loses its connection after
     sending. Both are replayed - so N+1's commit, reaching the database late, must be refused (it
     would otherwise pass the fence of the replay, which reuses its update id, and execute twice)."""
-    service = app.state.container.services["trade"]
+    service = app.state.container.trade
     a = await make_trader(db, settings, {"USDT": "100000"})
     b = await make_trader(db, settings, {"USDT": "100000"})
     engine = engine_of(app)

@@ -11,7 +11,7 @@ from tests.e2e.trading.kit import check_books, make_trader
 
 
 def registry(server):
-    return server.app.state.container.services["trade_registry"]
+    return server.app.state.container.trade_registry
 
 
 def owned(server):

@@ -24,7 +24,7 @@ async def _two_batches(service, first, second):
 
 
 async def test_a_failed_batch_in_flight_replays_itself_and_its_successor(app, db, settings, monkeypatch):
-    service = app.state.container.services["trade"]
+    service = app.state.container.trade
     a = await make_trader(db, settings, {"USDT": "100000"})
     b = await make_trader(db, settings, {"USDT": "100000"})
     real = repo.execute_batch
@@ -50,7 +50,7 @@ async def test_a_failed_batch_in_flight_replays_itself_and_its_successor(app, db
 
 
 async def test_a_successor_that_overtakes_its_predecessor_is_sent_again(app, db, settings, monkeypatch):
-    service = app.state.container.services["trade"]
+    service = app.state.container.trade
     a = await make_trader(db, settings, {"USDT": "100000"})
     b = await make_trader(db, settings, {"USDT": "100000"})
     real = repo.execute_batch
@@ -74,7 +74,7 @@ async def test_a_successor_that_overtakes_its_predecessor_is_sent_again(app, db,
 
 
 async def test_funds_credited_by_the_batch_in_flight_are_used_not_refused(app, db, settings, monkeypatch):
-    service = app.state.container.services["trade"]
+    service = app.state.container.trade
     maker = await make_trader(db, settings, {"USDT": "100000"})
     seller = await make_trader(db, settings, {"BTC": "1"})            # no USDT until the sale settles
     await service.place_order(principal(maker.user_id), limit("buy", "0.1", "50000"))

@@ -52,7 +52,7 @@ async def _scenario(dsn, actions):
             users.append(uid)
         app = create_app(settings, access_log=False)
         async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
-            service = app.state.container.services["trade"]
+            service = app.state.container.trade
             placed: list[tuple[int, int, str]] = []   # (user, order id, symbol)
             pending = []
 

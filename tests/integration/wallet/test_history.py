@@ -5,7 +5,7 @@ from decimal import Decimal as D
 from mycrypto.wallet.api import build_components
 from mycrypto.wallet.domain.history import build_filter
 from mycrypto.wallet.domain.ledger import Leg, Posting
-from mycrypto.wallet.repository import apply_changes, ensure_user_accounts, system_accounts
+from mycrypto.wallet.ledger import apply_changes, ensure_user_accounts, system_accounts
 from mycrypto.wallet.schemas import WithdrawalCreate
 from tests.e2e.wallet.helpers import balances, settle_trade, wallet_settings
 from tests.support.factories import create_user, fund

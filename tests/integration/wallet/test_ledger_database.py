@@ -6,7 +6,7 @@ import pytest
 
 from mycrypto.wallet.domain.ledger import Hold, Leg, Posting
 from mycrypto.wallet.errors import InsufficientFunds
-from mycrypto.wallet.repository import apply_changes, ensure_user_accounts, insert_postings, system_accounts
+from mycrypto.wallet.ledger import apply_changes, ensure_user_accounts, insert_postings, system_accounts
 from tests.e2e.wallet.helpers import assert_books_ok, ledger_state
 from tests.support.factories import create_user, fund
 

@@ -5,9 +5,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from mycrypto.auth.errors import (ApiKeyInvalid, ApiKeyMissing, IpNotAllowed, RecvWindowInvalid, SignatureInvalid,
-                                  SignatureMissing, TimestampInvalid, TimestampMissing, TimestampOutsideRecvWindow)
-from mycrypto.auth.principal import EmailNotVerified, PermissionDenied
+from mycrypto.auth.errors import (ApiKeyInvalid, ApiKeyMissing, EmailNotVerified, IpNotAllowed, PermissionDenied,
+                                  RecvWindowInvalid, SignatureInvalid, SignatureMissing, TimestampInvalid,
+                                  TimestampMissing, TimestampOutsideRecvWindow)
 from mycrypto.common.errors import RateLimited
 from mycrypto.compat.binance import schemas as s
 from mycrypto.compat.binance.domain import weights as w
@@ -16,7 +16,7 @@ from mycrypto.compat.binance.domain.intervals import INTERVALS, merge_months, mo
 from mycrypto.compat.binance.domain.params import Params, merge
 from mycrypto.compat.binance.domain.symbols import SymbolMap, binance_symbol
 from mycrypto.compat.binance.errors import CANCEL, ORDER, QUERY, BinanceError, rule_reject, translate
-from mycrypto.trading.domain.market import MarketSpec
+from mycrypto.common.markets import MarketSpec
 from mycrypto.trading.errors import (DuplicateClientOrderId, InvalidOrder, MarketHalted, MarketUnavailable,
                                      OrderNotFound, OrderNotOpen, OutcomeUnknown, PostOnlyWouldTake, UnknownMarket)
 from mycrypto.trading.results import FillResult, OrderResult

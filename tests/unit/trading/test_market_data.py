@@ -7,7 +7,7 @@ from mycrypto.marketdata.candles import (MINUTE, BadInterval, batch_candles, buc
                                          source_interval)
 from mycrypto.marketdata.feed import MarketFeed, now_ms
 from mycrypto.marketdata.views import DAY_MS, Rolling24h
-from mycrypto.trading.domain.market import MarketSpec
+from mycrypto.common.markets import MarketSpec
 from mycrypto.trading.domain.matching import OrderBook
 
 SPEC = MarketSpec.build(id=1, symbol="BTC-USDT", base="BTC", quote="USDT", base_decimals=8, quote_decimals=8,

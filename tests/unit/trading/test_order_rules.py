@@ -3,7 +3,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from mycrypto.trading.domain.market import MarketConfigError, MarketSpec, units_str
+from mycrypto.common.markets import MarketConfigError, MarketSpec, units_str
 from mycrypto.trading.domain.matching import BUY, FOK, GTC, IOC, SELL, STP_EXPIRE_MAKER, STP_NONE
 from mycrypto.trading.domain.rules import LIMIT, MARKET, OrderRuleError, validate_order
 

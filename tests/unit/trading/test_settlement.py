@@ -4,7 +4,7 @@ from decimal import Decimal as D
 
 from hypothesis import given, settings, strategies as st
 
-from mycrypto.trading.domain.market import PPM, MarketSpec, ceil_div
+from mycrypto.common.markets import PPM, MarketSpec, ceil_div
 from mycrypto.trading.domain.matching import BUY, SELL, OrderBook
 from mycrypto.trading.domain.settlement import Batch, OrderState, buy_hold_needed, initial_hold, worst_price
 

@@ -4,6 +4,6 @@ An adapter over `trading.service.TradeService`, the API-key authentication of `a
 wallet's balances and the shared rate limiter, so that ccxt, freqtrade and Binance bots work against
 MyCrypto unmodified. Layout: `domain/` (pure: codes, parameters, symbols, intervals, weights),
 `schemas.py` (Binance JSON shapes), `errors.py` (AppError -> {"code", "msg"}), `service.py` (use
-cases), `repository.py` (the few ascending/time-window reads the trade service has no call for),
-`api.py` (the router, mounted by trading/api.py).
+cases; every read goes through `TradeService`, the adapter has no SQL of its own), `api.py` (the
+router, mounted next to the trade router by `apps.py`).
 """

@@ -1,7 +1,7 @@
-"""The /api/v3 router: Binance's spot REST endpoints over MyCrypto (mounted by trading/api.py, so it runs
-in the trade service and the all-in-one app). Also answers the Binance namespaces MyCrypto does not
-implement (/sapi, /fapi, /dapi, /eapi, /papi, /futures, ...) and unknown /api/v3 paths with a JSON
-`{"code": -1020, ...}` instead of an HTML 404.
+"""The /api/v3 router: Binance's spot REST endpoints over MyCrypto (mounted by apps.py after the trade
+router, so it runs in the trade service and the all-in-one app). Also answers the Binance namespaces
+MyCrypto does not implement (/sapi, /fapi, /dapi, /eapi, /papi, /futures, ...) and unknown /api/v3 paths
+with a JSON `{"code": -1020, ...}` instead of an HTML 404.
 
 Every endpoint runs through `_run`, which, in Binance's order: reads the parameters (query string
 and form body; the query string wins), charges the request weight to the caller IP's bucket
@@ -24,12 +24,14 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from ...auth.apikeys import API_KEY_HEADER, authenticate_signed_request
+from ...auth.apikeys import API_KEY_HEADER
 from ...auth.principal import Principal
 from ...common.errors import AppError
 from ...common.http import client_ip
-from ...common.ratelimit import rate_limiter
+from ...config import Settings
+from ...container import Container
 from ...trading.errors import NotOwnerHere
+from ...trading.forwarding import forward as forward_to_owner
 from .domain import codes as c
 from .domain import weights as w
 from .domain.codes import Reject
@@ -43,8 +45,6 @@ PREFIX = "/api/v3"
 JSON = "application/json"
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 UNSUPPORTED_NAMESPACES = ("sapi", "fapi", "dapi", "eapi", "papi", "futures", "wapi", "vapi", "bapi")
-DEFAULT_WEIGHT_PER_MINUTE = 6000
-DEFAULT_ORDERS_PER_10S = 100
 READ, TRADE = "read", "trade"
 
 router = APIRouter(tags=["binance-compatible (/api/v3)"])
@@ -60,7 +60,7 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
 
     @property
-    def settings(self) -> Any:
+    def settings(self) -> Settings:
         return self.request.app.state.container.settings
 
     @property
@@ -73,10 +73,10 @@ Handler = Callable[[Call], Awaitable[Any]]
 
 
 # ---------------------------------------------------------------------------- plumbing
-def _adapter(container: Any) -> BinanceAdapter:
-    adapter = container.services.get("binance_adapter")
+def _adapter(container: Container) -> BinanceAdapter:
+    adapter = container.binance_adapter
     if adapter is None:
-        adapter = container.services["binance_adapter"] = BinanceAdapter(container)
+        adapter = container.binance_adapter = BinanceAdapter(container)
     return adapter
 
 
@@ -94,15 +94,14 @@ async def read_params(request: Request) -> Params:
     return Params(merge(parse_qsl(query, keep_blank_values=True), parse_qsl(body, keep_blank_values=True)))
 
 
-def _limits(settings: Any) -> tuple[int, int]:
-    return (int(getattr(settings, "binance_weight_per_minute", DEFAULT_WEIGHT_PER_MINUTE)),
-            int(getattr(settings, "binance_orders_per_10s", DEFAULT_ORDERS_PER_10S)))
+def _limits(settings: Settings) -> tuple[int, int]:
+    return settings.binance_weight_per_minute, settings.binance_orders_per_10s
 
 
-async def _charge_weight(container: Any, request: Request, weight: int, headers: dict[str, str]) -> None:
+async def _charge_weight(container: Container, request: Request, weight: int, headers: dict[str, str]) -> None:
     per_minute, _ = _limits(container.settings)
     ip = client_ip(request, container.settings.trust_proxy_headers)
-    decision = await rate_limiter(container).hit(f"binance:weight:{ip}", cost=weight, rate=per_minute / 60,
+    decision = await container.rate_limiter.hit(f"binance:weight:{ip}", cost=weight, rate=per_minute / 60,
                                                  burst=per_minute)
     used = str(max(0, int(per_minute - decision.remaining + 0.5)))
     headers["X-MBX-USED-WEIGHT"] = headers["X-MBX-USED-WEIGHT-1M"] = used
@@ -114,9 +113,9 @@ async def _charge_weight(container: Any, request: Request, weight: int, headers:
                      headers={"Retry-After": str(retry)})
 
 
-async def _charge_order(container: Any, principal: Principal, headers: dict[str, str]) -> None:
+async def _charge_order(container: Container, principal: Principal, headers: dict[str, str]) -> None:
     _, per_10s = _limits(container.settings)
-    decision = await rate_limiter(container).hit(f"binance:orders:{principal.user_id}", cost=1,
+    decision = await container.rate_limiter.hit(f"binance:orders:{principal.user_id}", cost=1,
                                                  rate=per_10s / 10, burst=per_10s)
     headers["X-MBX-ORDER-COUNT-10S"] = str(max(0, int(per_10s - decision.remaining + 0.5)))
     if not decision.allowed:
@@ -132,17 +131,15 @@ def _key_format_ok(api_key: str) -> bool:
     return 16 <= len(api_key) <= 128 and api_key.isascii() and api_key.isalnum()
 
 
-async def _authenticate(container: Any, request: Request, permission: str) -> Principal:
+async def _authenticate(container: Container, request: Request, permission: str) -> Principal:
     api_key = request.headers.get(API_KEY_HEADER)
     if not api_key or not _key_format_ok(api_key):
         raise Reject(c.BAD_API_KEY_FMT, c.MSG_BAD_KEY_FMT, 401)   # Binance: missing or malformed key
-    return await authenticate_signed_request(container, request, permission)
+    return await container.auth.authenticate_signed_request(request, permission)
 
 
 async def _forward(request: Request, exc: NotOwnerHere, headers: dict[str, str]) -> Response:
-    """Relay the untouched request to the replica that owns the market (trading.api does the relaying)."""
-    from ...trading.api import _forward as forward_to_owner   # trading.api imports this module
-
+    """Relay the untouched request to the replica that owns the market (trading.forwarding)."""
     response = await forward_to_owner(request, exc)
     for key, value in headers.items():
         response.headers.setdefault(key, value)

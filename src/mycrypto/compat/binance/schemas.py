@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ...trading.domain.market import MAX_PRICE_TICKS, MarketSpec
+from ...common.markets import MAX_PRICE_TICKS, MarketSpec
 from ...trading.results import OrderResult, UserTrade
 
 PLACES = 8

@@ -3,7 +3,7 @@
 
 Orders, cancels and every read of orders, trades and market data go through `TradeService` (the
 same engine, ledger and ownership checks as /api/v1/trade); balances come from the wallet's ledger
-accounts (`wallet.repository.balances`). What this module adds is Binance's vocabulary: BTCUSDT
+accounts (`wallet.ledger.balances`). What this module adds is Binance's vocabulary: BTCUSDT
 symbols, BUY/SELL and LIMIT/LIMIT_MAKER/MARKET, newOrderRespType, -NNNN error codes, ascending
 lists, klines for every Binance interval.
 """
@@ -16,13 +16,14 @@ from typing import Any
 
 from ...auth.principal import Principal
 from ...common.errors import AppError
-from ...trading.domain.market import MarketSpec, decimals_of
+from ...common.markets import MarketSpec, decimals_of
+from ...container import Container
 from ...trading.domain.rules import OrderRuleError, validate_order
 from ...trading.errors import MarketHalted
-from ...trading.results import OrderResult, result_from_row, user_trades_from_row
+from ...trading.results import OrderResult
 from ...trading.schemas import PlaceOrderRequest
-from ...wallet.repository import balances as wallet_balances
-from . import repository as repo
+from ...trading.service import TradeService
+from ...wallet.ledger import balances as wallet_balances
 from . import schemas as s
 from .domain import codes as c
 from .domain.codes import Reject
@@ -56,13 +57,13 @@ def _candle_row(k: Any) -> tuple:
 
 
 class BinanceAdapter:
-    def __init__(self, container: Any) -> None:
+    def __init__(self, container: Container) -> None:
         self.container = container
         self._clashes_logged = False
 
     @property
-    def trade(self) -> Any:
-        return self.container.services["trade"]
+    def trade(self) -> TradeService:
+        return self.container.trade
 
     # ------------------------------------------------------------------ symbols
     def symbols(self) -> SymbolMap:
@@ -128,8 +129,8 @@ class BinanceAdapter:
         from_id = p.integer("fromId", lo=0)
         if from_id is None:
             return await self.trades(p)
-        rows = await repo.public_trades(self.trade.db, spec, from_id=from_id, start_ms=None, end_ms=None,
-                                        limit=_limit(p, 500))
+        rows = await self.trade.public_trades_from(spec.symbol, from_id=from_id, start_ms=None, end_ms=None,
+                                                   limit=_limit(p, 500))
         return [s.public_trade(t) for t in rows]
 
     async def agg_trades(self, p: Params) -> list[dict[str, Any]]:
@@ -140,8 +141,8 @@ class BinanceAdapter:
         if from_id is None and start is None and end is None:
             rows = list(reversed(await self.trade.recent_trades(spec.symbol, limit)))
         else:
-            rows = await repo.public_trades(self.trade.db, spec, from_id=from_id, start_ms=start, end_ms=end,
-                                            limit=limit, newest=from_id is None and start is None)
+            rows = await self.trade.public_trades_from(spec.symbol, from_id=from_id, start_ms=start, end_ms=end,
+                                                       limit=limit, newest=from_id is None and start is None)
         return [s.agg_trade(t) for t in rows]
 
     async def klines(self, p: Params) -> list[list[Any]]:
@@ -402,9 +403,8 @@ class BinanceAdapter:
         limit = _limit(p, 500)
         name = self.name(spec)
         if from_id is not None or start is not None:
-            rows = await repo.orders_ascending(self.trade.db, principal.user_id, spec.id, from_id=from_id,
-                                               start_ms=start, end_ms=end, limit=limit)
-            items = [result_from_row(spec, r) for r in rows]
+            items = await self.trade.orders_from(principal, spec.symbol, from_id=from_id, start_ms=start,
+                                                 end_ms=end, limit=limit)
         else:   # the most recent `limit` orders (endTime is inclusive on Binance, exclusive in the service)
             page = await self.trade.order_history(principal, symbol=spec.symbol,
                                                   end_ms=end + 1 if end is not None else None, limit=limit)
@@ -424,9 +424,8 @@ class BinanceAdapter:
                                                 "combined with fromId, startTime or endTime.")
             await self._find_order(principal, spec, p, QUERY)   # ownership: -2013 for someone else's order
         if order_id is not None or from_id is not None or start is not None:
-            rows = await repo.user_trades_ascending(self.trade.db, principal.user_id, spec.id, from_id=from_id,
-                                                    order_id=order_id, start_ms=start, end_ms=end, limit=limit)
-            trades = [t for r in rows for t in user_trades_from_row(spec, r, principal.user_id)
+            trades = [t for t in await self.trade.trades_from(principal, spec.symbol, from_id=from_id,
+                                                              order_id=order_id, start_ms=start, end_ms=end, limit=limit)
                       if order_id is None or t.order_id == order_id]
         else:
             page = await self.trade.my_trades(principal, symbol=spec.symbol,

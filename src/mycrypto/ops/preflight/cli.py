@@ -19,6 +19,9 @@ from urllib.parse import urlsplit
 
 import click
 
+from ...common.cli import database as db_context   # `database` is this command's --database flag
+from ...common.cli import fail, get_settings
+
 
 def register(group: click.Group) -> None:
     group.add_command(preflight)
@@ -52,8 +55,6 @@ def preflight(ctx: click.Context, base_url: str, skip: tuple[str, ...], database
               as_json: bool) -> None:
     """The launch Go/No-Go against BASE_URL: migrations, health, headers, CORS, registration, smoke, load,
     SQL budget, backup drill, verify, alert rules. NOT_RUN counts as NO-GO unless --skip'ped."""
-    from ...cli import database as db_context
-    from ...cli import fail, get_settings
     from . import CHECKS, PreflightOptions, run_preflight
     from .checks import LOOPBACK
 

@@ -403,20 +403,10 @@ class OrderBook:
     def submit(self, command):
         """Dispatch a command dataclass (PlaceLimit, PlaceMarket, Cancel, CancelAll, Amend) or
         a tuple ``(name, *args)`` with name in limit/market/cancel/cancel_all/amend."""
-        t = type(command)
-        if t is PlaceLimit:
-            c = command
-            return self.limit(c.oid, c.owner, c.side, c.price, c.qty, c.tif, c.post_only, c.stp)
-        if t is PlaceMarket:
-            c = command
-            return self.market(c.oid, c.owner, c.side, c.qty, c.quote_budget, c.stp)
-        if t is Cancel:
-            return self.cancel(command.oid)
-        if t is CancelAll:
-            return self.cancel_all(command.owner)
-        if t is Amend:
-            return self.amend(command.oid, command.new_qty)
-        if t is tuple and command and command[0] in _TUPLE_COMMANDS:
+        run = _SUBMIT.get(type(command))
+        if run is not None:
+            return run(self, command)
+        if type(command) is tuple and command and command[0] in _TUPLE_COMMANDS:
             return getattr(self, command[0])(*command[1:])
         raise TypeError(f"unknown command: {command!r}")
 
@@ -713,3 +703,11 @@ class OrderBook:
 
 
 _TUPLE_COMMANDS = frozenset(("limit", "market", "cancel", "cancel_all", "amend"))
+# OrderBook.submit's dispatch: command type -> how the book runs it
+_SUBMIT = {
+    PlaceLimit: lambda book, c: book.limit(c.oid, c.owner, c.side, c.price, c.qty, c.tif, c.post_only, c.stp),
+    PlaceMarket: lambda book, c: book.market(c.oid, c.owner, c.side, c.qty, c.quote_budget, c.stp),
+    Cancel: lambda book, c: book.cancel(c.oid),
+    CancelAll: lambda book, c: book.cancel_all(c.owner),
+    Amend: lambda book, c: book.amend(c.oid, c.new_qty),
+}

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .market import MAX_PRICE_TICKS, MarketSpec, units_str
+from ...common.markets import MAX_PRICE_TICKS, MarketSpec, units_str
 from .matching import BUY, FOK, GTC, IOC, SELL, STP_EXPIRE_BOTH, STP_EXPIRE_MAKER, STP_EXPIRE_TAKER, STP_NONE
 
 LIMIT, MARKET = 0, 1

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from ...common.markets import PPM, MarketSpec
 from ...wallet.domain.ledger import AVAILABLE, LOCKED, Hold, Leg, Posting
-from .market import PPM, MarketSpec
 from .matching import BUY, CANCELED, EV_AMENDED, EV_DONE, EV_FILL, EV_RESTED, EXPIRED, FILLED, REJECTED
 
 # trade.order_status values

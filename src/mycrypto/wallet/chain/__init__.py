@@ -20,7 +20,7 @@ __all__ = ["BroadcastRejected", "ChainAdapter", "ChainError", "ChainUnavailable"
 
 def check_config(settings: Any) -> None:
     """Raise `config.ConfigError` for chain settings that cannot work (checked before a server listens)."""
-    if (getattr(settings, "chain_eth_rpc_url", "") or "").strip():
+    if settings.chain_eth_rpc_url.strip():
         from .evm import check_evm_config
 
         check_evm_config(settings)
@@ -28,11 +28,11 @@ def check_config(settings: Any) -> None:
 
 def real_chains(settings: Any) -> set[str]:
     """Chains served by a real node here (the simulator must not pretend to send coins on them)."""
-    return {"ethereum"} if (getattr(settings, "chain_eth_rpc_url", "") or "").strip() else set()
+    return {"ethereum"} if settings.chain_eth_rpc_url.strip() else set()
 
 
 def build_adapter(settings: Any, db: Any) -> ChainAdapter | None:
-    spec = (getattr(settings, "chain_adapter", "") or "").strip()
+    spec = settings.chain_adapter.strip()
     if spec:
         module_name, _, attr = spec.partition(":")
         if not module_name or not attr:
@@ -47,7 +47,7 @@ def build_adapter(settings: Any, db: Any) -> ChainAdapter | None:
         from .simulator import SimulatorChain
 
         simulator = SimulatorChain(db)
-    if (getattr(settings, "chain_eth_rpc_url", "") or "").strip():
+    if settings.chain_eth_rpc_url.strip():
         from .evm import build_evm_adapter
         from .router import ChainRouter
 

@@ -21,26 +21,22 @@ from typing import Any
 
 import click
 
+from ...common.cli import database, fail, get_settings, with_pool
 from ...common.money import fmt
-
-
-def _host() -> Any:
-    from .. import cli as wallet_cli  # the wallet command helpers (settings, database, running)
-
-    return wallet_cli
+from .adapter import ChainError
 
 
 def _evm(settings: Any, db: Any) -> Any:
     from ...config import ConfigError
 
     if not settings.chain_eth_rpc_url.strip():
-        _host().fail("CHAIN_ETH_RPC_URL is not set: there is no real chain to work with")
+        fail("CHAIN_ETH_RPC_URL is not set: there is no real chain to work with")
     from .evm import build_evm_adapter
 
     try:
         return build_evm_adapter(settings, db)
     except ConfigError as exc:
-        _host().fail(str(exc))
+        fail(str(exc))
 
 
 async def run_reconcile(settings: Any, db: Any) -> Any:
@@ -59,10 +55,9 @@ def register(group: click.Group) -> None:
 
 
 def _run(ctx: click.Context, fn: Any) -> Any:
-    host = _host()
-    settings = host.get_settings(ctx)
-    with host.database(settings) as settings:
-        return host._with_db(settings, lambda db: fn(settings, db))
+    settings = get_settings(ctx)
+    with database(settings) as settings:
+        return with_pool(settings, lambda db: fn(settings, db), expected=(ChainError,))
 
 
 @click.command("reconcile")
@@ -82,7 +77,7 @@ def new_keys(ctx: click.Context) -> None:
     """Generate a hot-wallet key and a deposit seed; print them encrypted (for .env / the secret store)."""
     from .evm import generate_keys
 
-    settings = _host().get_settings(ctx)
+    settings = get_settings(ctx)
     keys = generate_keys(settings.data_encryption_key.get_secret_value())
     click.echo("# encrypted with this DATA_ENCRYPTION_KEY: keep both (and back them up) or the keys are lost")
     for name in ("CHAIN_ETH_HOT_KEY", "CHAIN_ETH_DEPOSIT_SEED", "CHAIN_ETH_DEPOSIT_XPUB"):
@@ -98,12 +93,12 @@ def encrypt_secret_cmd(ctx: click.Context, kind: str) -> None:
     from ...config import ConfigError
     from .evm import encrypt_secret
 
-    settings = _host().get_settings(ctx)
+    settings = get_settings(ctx)
     secret = getpass.getpass(f"{kind}: ") if sys.stdin.isatty() else sys.stdin.read()
     try:
         click.echo(encrypt_secret(settings.data_encryption_key.get_secret_value(), kind, secret))
     except ConfigError as exc:
-        _host().fail(str(exc))
+        fail(str(exc))
 
 
 @click.command("alerts")
@@ -121,7 +116,7 @@ def alerts(ctx: click.Context, resolve_id: int | None) -> None:
     result = _run(ctx, go)
     if resolve_id is not None:
         if not result:
-            _host().fail(f"no open alert {resolve_id}")
+            fail(f"no open alert {resolve_id}")
         click.echo(f"alert {resolve_id} resolved")
         return
     for a in result:
@@ -150,7 +145,7 @@ def _resolve(ctx: click.Context, deposit_id: int, action: str) -> None:
         try:
             return await resolve(db, deposit_id, action, getpass.getuser())
         except FreezeError as exc:
-            _host().fail(str(exc))
+            fail(str(exc))
 
     r = _run(ctx, go)
     click.echo(f"deposit {deposit_id}: {r['resolution']} ({fmt(r['held'])} of {fmt(r['amount'])})")
@@ -189,7 +184,7 @@ def book_surplus(ctx: click.Context, asset: str, amount: str, memo: str, account
     except InvalidOperation:
         value = Decimal(-1)
     if not value.is_finite() or value <= 0:
-        _host().fail("AMOUNT must be a positive decimal")
+        fail("AMOUNT must be a positive decimal")
 
     async def go(settings: Any, db: Any) -> Any:
         from .evm.reconcile import SurplusRefused
@@ -198,7 +193,7 @@ def book_surplus(ctx: click.Context, asset: str, amount: str, memo: str, account
         try:
             return await adapter.book_surplus(asset.upper(), value, account, memo)
         except SurplusRefused as exc:
-            _host().fail(str(exc))
+            fail(str(exc))
         finally:
             await adapter.close()
 

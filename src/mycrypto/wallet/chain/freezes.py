@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from .. import repository as repo
+from .. import ledger
 from ..domain.ledger import LOCKED, Hold, Leg, Posting
 
 
@@ -39,18 +39,18 @@ async def resolve(db: Any, deposit_id: int, action: str, who: str) -> dict[str, 
             raise FreezeError(f"deposit {deposit_id} is not frozen")
         if freeze["resolved_at"] is not None:
             raise FreezeError(f"deposit {deposit_id} was already {freeze['resolution']}")
-        accounts = await repo.ensure_user_accounts(conn, freeze["user_id"], [freeze["asset"]])
+        accounts = await ledger.ensure_user_accounts(conn, freeze["user_id"], [freeze["asset"]])
         account = accounts[freeze["asset"]]
         held: Decimal = freeze["held"]
         posting_id = None
         if action == "release":
             if held > 0:
-                await repo.apply_changes(conn, holds=[Hold(account, -held)])
+                await ledger.apply_changes(conn, holds=[Hold(account, -held)])
             resolution = "released"
         else:
             if held > 0:
-                system = await repo.system_accounts(conn)
-                [posting_id] = await repo.apply_changes(conn, [Posting(
+                system = await ledger.system_accounts(conn)
+                [posting_id] = await ledger.apply_changes(conn, [Posting(
                     "adjustment", "deposit_reversal", str(deposit_id), (
                         Leg(account, freeze["asset"], -held, LOCKED),
                         Leg(system[("chain_in", freeze["asset"])], freeze["asset"], held)),

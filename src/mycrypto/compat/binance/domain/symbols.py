@@ -22,7 +22,7 @@ class SymbolMap:
 
     @classmethod
     def build(cls, specs: Iterable[Any]) -> SymbolMap:
-        """`specs`: objects with .id, .symbol, .base and .quote (trading.domain.market.MarketSpec)."""
+        """`specs`: objects with .id, .symbol, .base and .quote (common.markets.MarketSpec)."""
         to_native: dict[str, str] = {}
         to_binance: dict[str, str] = {}
         clashes = []

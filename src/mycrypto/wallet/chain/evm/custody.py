@@ -20,7 +20,7 @@ import logging
 import uuid
 from typing import Any
 
-from ... import repository as repo
+from ... import ledger
 from ...domain.deposits import credited_amount
 from ...domain.ledger import Leg, Posting
 from .addresses import checksum
@@ -76,8 +76,8 @@ class Custody:
                     continue
                 posting_id = None
                 if remainder > 0:
-                    system = await repo.system_accounts(conn)
-                    [posting_id] = await repo.apply_changes(conn, [Posting(
+                    system = await ledger.system_accounts(conn)
+                    [posting_id] = await ledger.apply_changes(conn, [Posting(
                         "adjustment", "chain_unattributed", f"{ctx.chain}:{r['txid']}:{r['log_index']}", (
                             Leg(system[("fees", r["asset"])], r["asset"], remainder),
                             Leg(system[("chain_in", r["asset"])], r["asset"], -remainder)),

@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from ....common.money import fmt
-from ... import repository as repo
+from ... import ledger
 from ...domain.ledger import Leg, Posting
 from .config import NATIVE_ASSET, NATIVE_DECIMALS
 from .context import Context
@@ -186,8 +186,8 @@ async def book_surplus(ctx: Context, asset: str, amount: Decimal, account: str, 
     if not 0 < amount <= line.difference:
         raise SurplusRefused(f"the {asset} surplus on chain is {fmt(line.difference)}: refusing to book {fmt(amount)}")
     async with ctx.db.unit_of_work() as uow:
-        system = await repo.system_accounts(uow.conn)
-        [posting_id] = await repo.apply_changes(uow.conn, [Posting(
+        system = await ledger.system_accounts(uow.conn)
+        [posting_id] = await ledger.apply_changes(uow.conn, [Posting(
             "adjustment", "chain_surplus", f"{report.chain}:{report.block}:{fmt(amount)}", (
                 Leg(system[(account, asset)], asset, amount), Leg(system[("chain_in", asset)], asset, -amount)),
             memo=memo[:500])])

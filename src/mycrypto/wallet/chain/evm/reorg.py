@@ -20,6 +20,7 @@ import logging
 from decimal import Decimal
 from typing import Any
 
+from ... import ledger
 from ... import repository as repo
 from ...domain.ledger import Hold
 from ..status import raise_alert
@@ -84,7 +85,7 @@ async def handle(ctx: Context, *, fork: int, tip: int) -> dict[str, Any]:
 
 async def _freeze(conn: Any, deposit: Any, fork: int) -> dict[str, Any]:
     """Hold what is still available of a credited deposit whose block was orphaned."""
-    accounts = await repo.ensure_user_accounts(conn, deposit["user_id"], [deposit["asset"]])
+    accounts = await ledger.ensure_user_accounts(conn, deposit["user_id"], [deposit["asset"]])
     account = accounts[deposit["asset"]]
     available = await conn.fetchval("SELECT available FROM wallet.account WHERE id = $1 FOR UPDATE", account)
     held = min(Decimal(deposit["amount"]), Decimal(available))
@@ -94,7 +95,7 @@ async def _freeze(conn: Any, deposit: Any, fork: int) -> dict[str, Any]:
         deposit["id"], deposit["user_id"], deposit["asset"], deposit["amount"], held,
         f"credited deposit's block orphaned by a reorganisation at block {fork + 1}")
     if inserted is not None and held > 0:
-        await repo.apply_changes(conn, holds=[Hold(account, held)])
+        await ledger.apply_changes(conn, holds=[Hold(account, held)])
     return {"deposit_id": deposit["id"], "held": str(held), "amount": str(deposit["amount"])}
 
 

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from ... import ledger
 from ... import repository as repo
 from ...domain import withdrawals as withdrawal_rules
 from ...domain.ledger import Leg, Posting
@@ -325,8 +326,8 @@ class Sender:
             gas_cost = to_amount(receipt.gas_used * receipt.gas_price, NATIVE_DECIMALS)
             posting_id = None
             if gas_cost > 0:
-                system = await repo.system_accounts(conn)
-                [posting_id] = await repo.apply_changes(conn, [Posting(
+                system = await ledger.system_accounts(conn)
+                [posting_id] = await ledger.apply_changes(conn, [Posting(
                     "adjustment", "network_fee", f"{ctx.chain}:{receipt.tx_hash}", (
                         Leg(system[("network_fees", NATIVE_ASSET)], NATIVE_ASSET, -gas_cost),
                         Leg(system[("chain_out", NATIVE_ASSET)], NATIVE_ASSET, gas_cost)),
@@ -356,9 +357,9 @@ class Sender:
                               f"{row['status'] if row else 'missing'}: check it by hand",
                               {"withdrawal_id": withdrawal_id, "hash": receipt.tx_hash})
             return
-        accounts = await repo.ensure_user_accounts(conn, row["user_id"], [row["asset"]])
-        system = await repo.system_accounts(conn)
-        [reversal] = await repo.apply_changes(conn, [withdrawal_rules.reversal_posting(
+        accounts = await ledger.ensure_user_accounts(conn, row["user_id"], [row["asset"]])
+        system = await ledger.system_accounts(conn)
+        [reversal] = await ledger.apply_changes(conn, [withdrawal_rules.reversal_posting(
             withdrawal_id, row["asset"], row["amount"], row["fee"], user_account=accounts[row["asset"]],
             chain_out_account=system[("chain_out", row["asset"])], fees_account=system[("fees", row["asset"])])])
         updated = await repo.set_withdrawal_status(conn, withdrawal_id, withdrawal_rules.BROADCAST,

@@ -1,5 +1,8 @@
 """A market's trading rules as exact integers, and the unit conversions the hot path needs.
 
+Shared by trading (the engine, orders) and marketdata (depth, trades, tickers), so it lives below both;
+it is pure (no I/O), like the `domain/` packages (tests/unit/foundation/test_project_rules.py).
+
 The matching core works in integer *ticks* (price) and *lots* (quantity); the ledger works in the
 assets' minor units (10^-decimals). `MarketSpec.build` derives, once per market, the integer factors
 that connect them and refuses a market where they are not exact:
