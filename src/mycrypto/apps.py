@@ -137,6 +137,11 @@ def create_app(settings: Settings, services: Sequence[str] = ALL_SERVICES, *,
     return app
 
 
+def openapi_document(settings: Settings) -> dict[str, Any]:
+    """The OpenAPI document of the all-in-one app (what `mycrypto apidocs` writes to docs/api)."""
+    return create_app(settings, access_log=False).openapi()
+
+
 def _service_checks(services: Sequence[str]) -> dict[str, tuple[str, ServiceCheck]]:
     """service -> (key in the health body, check)."""
     return {service: check for service in services if (check := SERVICE_APPS[service].check) is not None}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 from typing import Any
 
 import click
@@ -190,6 +191,29 @@ def maintenance(ctx: click.Context, token_keep: str, outbox_keep: str) -> None:
         rows = run_async(lambda: with_connection(settings, go))
     for row in rows:
         click.echo(f"{row['task']:<24} {row['rows_affected']}")
+
+
+@main.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="docs/api", show_default=True)
+@click.option("--check", is_flag=True, help="Exit 1 if the files differ from what would be written.")
+@click.pass_context
+def apidocs(ctx: click.Context, out_dir: str, check: bool) -> None:
+    """Write the OpenAPI document and a Markdown summary of every endpoint (from the app itself)."""
+    from .apps import openapi_document
+    from .ops.apidocs import render_files
+
+    files = render_files(openapi_document(get_settings(ctx)))
+    out = Path(out_dir)
+    stale = [name for name, text in files.items() if not (out / name).is_file() or (out / name).read_text() != text]
+    if check:
+        if stale:
+            fail(f"{', '.join(stale)} in {out_dir} are out of date: run `mycrypto apidocs`")
+        click.echo(f"{out_dir} is up to date")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out / name).write_text(text)
+    click.echo(f"wrote {', '.join(str(out / n) for n in files)}")
 
 
 for _commands in SERVICE_COMMANDS:

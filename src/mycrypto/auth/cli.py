@@ -33,7 +33,7 @@ def register(group: click.Group) -> None:
         """Create a verified administrator account."""
         from .domain.rules import Rejected
         from .domain.emails import normalise_email
-        from .passwords import hash_password, validate_new_password
+        from .passwords import validate_new_password
 
         settings = get_settings(ctx)
         try:
@@ -49,11 +49,10 @@ def register(group: click.Group) -> None:
 
         async def go(conn: Any) -> int | None:
             from . import audit
-            from . import repository as repo
+            from .accounts import create_verified_user
 
-            password_hash = await hash_password(settings, password)
             async with conn.transaction():
-                user_id = await repo.insert_user(conn, email, password_hash, role="admin", verified=True)
+                user_id = await create_verified_user(conn, settings, email, password, role="admin")
                 if user_id is not None:
                     await audit.record(conn, "admin_created", user_id=user_id, details={"via": "cli"})
             return user_id

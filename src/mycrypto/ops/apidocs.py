@@ -1,8 +1,9 @@
 """API documentation generated from the app's own OpenAPI document (`mycrypto apidocs`).
 
 Writes docs/api/openapi.json (the document every service serves at /api/openapi.json, all services
-together) and docs/api/README.md (every endpoint by tag: method, path, summary, auth). A test runs
-`render_files` and fails when the committed files differ, so the docs cannot drift from the code.
+together) and docs/api/README.md (every endpoint by tag: method, path, summary, auth). The command
+is `mycrypto.cli`'s (building the app is the composition root's job: `apps.openapi_document`); a test
+runs `render_files` and fails when the committed files differ, so the docs cannot drift from the code.
 """
 from __future__ import annotations
 
@@ -10,12 +11,6 @@ import json
 from typing import Any
 
 METHODS = ("get", "post", "put", "patch", "delete")
-
-
-def openapi_document(settings: Any) -> dict[str, Any]:
-    from ..apps import create_app
-
-    return create_app(settings, access_log=False).openapi()
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
@@ -43,6 +38,6 @@ def render_markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render_files(settings: Any) -> dict[str, str]:
-    doc = openapi_document(settings)
+def render_files(doc: dict[str, Any]) -> dict[str, str]:
+    """The files for `doc` (the all-in-one app's OpenAPI document: apps.openapi_document)."""
     return {"openapi.json": json.dumps(doc, indent=2, sort_keys=True) + "\n", "README.md": render_markdown(doc)}

@@ -1,5 +1,6 @@
-"""Operations commands: backups and restore drills, the integrity gate, smoke tests, alert rules, API docs.
+"""Operations commands: the books check, backups and restore drills, the integrity gate, smoke tests, alert rules.
 
+    mycrypto verify [--json] [--chain]             prove the books (+ reconcile the real chain); exit 1 on a problem
     mycrypto backup [--out DIR]                    pg_dump -Fc + manifest (exit 3: the books did not balance)
     mycrypto backup check FILE.dump                size, SHA-256 and archive readable (no database touched)
     mycrypto backup verify FILE.dump               restore drill in a scratch database: verify + row counts
@@ -8,37 +9,68 @@
     mycrypto smoke BASE_URL [--accounts FILE]      the critical journeys against any deployment
     mycrypto smoke provision --operator EMAIL      create + fund the two smoke accounts through the ledger
     mycrypto alerts check [RULES]                  promtool check rules (+ promtool test rules)
-    mycrypto apidocs [--check]                     docs/api/openapi.json + docs/api/README.md from the app
 
-Each is thin over a module of this package that returns structured results (ops/backup.py,
-ops/integrity.py, ops/smoke.py, ops/alerts.py, ops/apidocs.py); see docs/operations.md.
+Each is thin over a module of this package that returns structured results (ops/verify.py, ops/backup.py,
+ops/integrity.py, ops/smoke.py, ops/alerts.py); see docs/operations.md. (`mycrypto apidocs` builds the app,
+so it is the composition root's command: mycrypto/cli.py.)
 """
 from __future__ import annotations
 
 import json
 import sys
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 import click
 
-from ..common.cli import database, fail, get_settings, run_async, with_connection
+from ..common.cli import database, fail, get_settings, run_async, with_connection, with_pool
+from ..wallet.chain import ChainError
 
 EXIT_FLAGGED = 3   # the backup was written, but the books of the source did not balance
 
 
 def register(group: click.Group) -> None:
+    group.add_command(verify)
     group.add_command(backup)
     group.add_command(restore)
     group.add_command(integrity)
     group.add_command(smoke)
     group.add_command(alerts)
-    group.add_command(apidocs)
 
 
 def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
+
+
+# ------------------------------------------------------------------------------------------ verify
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--chain", "with_chain", is_flag=True,
+              help="Also reconcile the real chain's balances with the ledger (`mycrypto chain reconcile`).")
+@click.pass_context
+def verify(ctx: click.Context, as_json: bool, with_chain: bool) -> None:
+    """Prove the books: balanced postings, balances = ledger, sums = 0, nothing negative, locked = holds."""
+    from .verify import verify_books
+
+    settings = get_settings(ctx)
+    with database(settings) as settings:
+        report = run_async(lambda: with_connection(settings, verify_books))
+        chain_report = None
+        if with_chain:
+            from ..wallet.chain.cli import run_reconcile
+
+            chain_report = with_pool(settings, lambda db: run_reconcile(settings, db), expected=(ChainError,))
+    if as_json:
+        out = report.as_dict()
+        if chain_report is not None:
+            out["chain"] = chain_report.as_dict()
+        click.echo(json.dumps(out, indent=2))
+    else:
+        click.echo(report.render())
+        if chain_report is not None:
+            click.echo("\n" + chain_report.render())
+    if not report.ok or (chain_report is not None and not chain_report.ok):
+        sys.exit(1)
 
 
 # ------------------------------------------------------------------------------------------ backup
@@ -254,10 +286,8 @@ def smoke_run(base_url: str, accounts_file: str | None, email_a: str | None, pas
 def smoke_provision(ctx: click.Context, operator_email: str, email_a: str, email_b: str, funds: tuple[str, ...],
                     password: str | None, reset_password: bool, out_file: str) -> None:
     """Create the two smoke accounts (verified) and fund them from an operator account through the ledger."""
+    from ..auth.accounts import Rejected, normalise_email
     from .smoke_accounts import ProvisionError, provision, write_env_file
-
-    from ..auth.domain.emails import normalise_email
-    from ..auth.domain.rules import Rejected
 
     settings = get_settings(ctx)
     try:   # the addresses must be ones the login endpoint accepts
@@ -315,27 +345,3 @@ def alerts_check(rules: str, tests_file: str | None, as_json: bool) -> None:
             click.echo(f"{'PASS' if step.ok else 'FAIL'}  {step.name:<12} {step.detail}")
     if not result.ok:
         sys.exit(1)
-
-
-# ------------------------------------------------------------------------------------------ apidocs
-@click.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="docs/api", show_default=True)
-@click.option("--check", is_flag=True, help="Exit 1 if the files differ from what would be written.")
-@click.pass_context
-def apidocs(ctx: click.Context, out_dir: str, check: bool) -> None:
-    """Write the OpenAPI document and a Markdown summary of every endpoint (from the app itself)."""
-    from .apidocs import render_files
-
-    settings = get_settings(ctx)
-    files = render_files(settings)
-    out = Path(out_dir)
-    stale = [name for name, text in files.items() if not (out / name).is_file() or (out / name).read_text() != text]
-    if check:
-        if stale:
-            fail(f"{', '.join(stale)} in {out_dir} are out of date: run `mycrypto apidocs`")
-        click.echo(f"{out_dir} is up to date")
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (out / name).write_text(text)
-    click.echo(f"wrote {', '.join(str(out / n) for n in files)}")

@@ -21,8 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ..auth import repository as auth_repo
-from ..auth.passwords import hash_password
+from ..auth import accounts
 from ..wallet.domain.ledger import Leg, Posting
 from ..wallet.ledger import apply_changes, ensure_user_accounts
 
@@ -52,8 +51,8 @@ async def provision(conn: Any, settings: Any, *, emails: tuple[str, str], operat
     operator's available balance, in one transaction."""
     result = Provisioned([])
     async with conn.transaction():
-        operator = await auth_repo.user_by_email(conn, operator_email.lower(), for_update=False)
-        if operator is None:
+        operator_id = await accounts.user_id_by_email(conn, operator_email.lower())
+        if operator_id is None:
             raise ProvisionError(f"no operator account {operator_email}; create it first "
                                  "(e.g. `mycrypto user create-admin`) and fund it")
         user_ids = []
@@ -61,22 +60,18 @@ async def provision(conn: Any, settings: Any, *, emails: tuple[str, str], operat
             email = email.lower()
             if email == operator_email.lower():
                 raise ProvisionError("a smoke account cannot be the operator account")
-            row = await auth_repo.user_by_email(conn, email, for_update=True)
+            user_id = await accounts.user_id_by_email(conn, email, for_update=True)
             secret = None
-            if row is None:
+            if user_id is None:
                 secret = password or secrets.token_urlsafe(24)
-                user_id = await auth_repo.insert_user(conn, email, await hash_password(settings, secret),
-                                                      role="user", verified=True)
-            else:
-                user_id = row["id"]
-                if reset_password:
-                    secret = password or secrets.token_urlsafe(24)
-                    await conn.execute("UPDATE auth.app_user SET password_hash = $2 WHERE id = $1", user_id,
-                                       await hash_password(settings, secret))
+                user_id = await accounts.create_verified_user(conn, settings, email, secret)
+            elif reset_password:
+                secret = password or secrets.token_urlsafe(24)
+                await accounts.set_password(conn, settings, user_id, secret)
             user_ids.append(user_id)
             result.accounts.append((email, secret))
         assets = sorted(targets)
-        op_accounts = await ensure_user_accounts(conn, operator["id"], assets)
+        op_accounts = await ensure_user_accounts(conn, operator_id, assets)
         postings = []
         for email, user_id in zip(emails, user_ids):
             mine = await ensure_user_accounts(conn, user_id, assets)
@@ -85,7 +80,7 @@ async def provision(conn: Any, settings: Any, *, emails: tuple[str, str], operat
                 missing = targets[asset] - have
                 if missing <= 0:
                     continue
-                postings.append(Posting("adjustment", "smoke_funding", f"{operator['id']}->{user_id}:{asset}", (
+                postings.append(Posting("adjustment", "smoke_funding", f"{operator_id}->{user_id}:{asset}", (
                     Leg(mine[asset], asset, missing), Leg(op_accounts[asset], asset, -missing))))
                 result.funded.append((email.lower(), asset, missing))
         if postings:

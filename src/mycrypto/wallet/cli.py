@@ -1,6 +1,5 @@
-"""Wallet commands: `mycrypto verify`, the chain simulator (`mycrypto chain ...`), `mycrypto wallet scan`.
+"""Wallet commands: the chain simulator (`mycrypto chain ...`), `mycrypto wallet scan`.
 
-    mycrypto verify [--json]                                  prove the books; exit 1 on any discrepancy
     mycrypto chain send --to ADDRESS --asset BTC --amount 0.5 a transfer from outside (mempool)
     mycrypto chain mine N [--chain bitcoin]                   add N blocks (confirmations)
     mycrypto chain status                                     heights, mempool, refusals
@@ -10,17 +9,17 @@
     mycrypto chain reconcile | alerts | frozen | ...          real chains (wallet/chain/cli.py)
 
 The simulator commands work only outside production with CHAIN_SIMULATOR=true and no CHAIN_ADAPTER.
+`mycrypto verify` (the books, optionally with `--chain`) is an ops command (ops/cli.py).
 """
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import click
 
-from ..common.cli import database, fail, get_settings, run_async, with_connection, with_pool
+from ..common.cli import database, fail, get_settings, with_pool
 from ..common.money import fmt, parse_amount
 from ..config import Settings
 from ..db.database import Database
@@ -32,40 +31,8 @@ T = TypeVar("T")
 
 def register(group: click.Group) -> None:
     register_chain_tools(chain)   # reconcile, keys, alerts, frozen credits
-    group.add_command(verify)
     group.add_command(chain)
     group.add_command(wallet)
-
-
-# ---------------------------------------------------------------------------------------- verify
-@click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--chain", "with_chain", is_flag=True,
-              help="Also reconcile the real chain's balances with the ledger (`mycrypto chain reconcile`).")
-@click.pass_context
-def verify(ctx: click.Context, as_json: bool, with_chain: bool) -> None:
-    """Prove the books: balanced postings, balances = ledger, sums = 0, nothing negative, locked = holds."""
-    from ..ops.verify import verify_books
-
-    settings = get_settings(ctx)
-    with database(settings) as settings:
-        report = run_async(lambda: with_connection(settings, verify_books))
-        chain_report = None
-        if with_chain:
-            from .chain.cli import run_reconcile
-
-            chain_report = _with_db(settings, lambda db: run_reconcile(settings, db))
-    if as_json:
-        out = report.as_dict()
-        if chain_report is not None:
-            out["chain"] = chain_report.as_dict()
-        click.echo(json.dumps(out, indent=2))
-    else:
-        click.echo(report.render())
-        if chain_report is not None:
-            click.echo("\n" + chain_report.render())
-    if not report.ok or (chain_report is not None and not chain_report.ok):
-        sys.exit(1)
 
 
 # ---------------------------------------------------------------------------------------- chain simulator

@@ -27,11 +27,11 @@ ALLOWED = {
     "common": {"mycrypto", "config", "db"},
     "container": {"config", "db", "common"},
     "notify": FOUNDATION,
-    "ops": FOUNDATION,
     "auth": FOUNDATION | {"notify"},
     "marketdata": FOUNDATION,
-    "wallet": FOUNDATION | {"auth", "notify", "ops"},
+    "wallet": FOUNDATION | {"auth", "notify"},
     "trading": FOUNDATION | {"auth", "wallet", "marketdata"},
+    "ops": FOUNDATION | {"auth", "wallet"},
     "compat": set(),   # the namespace package (compat/__init__.py)
     "compat.binance": FOUNDATION | {"auth", "wallet", "trading"},
     "web": FOUNDATION | {"auth", "wallet"},
@@ -40,7 +40,7 @@ ASSEMBLERS = {"apps", "cli", "__main__"}
 # services whose insides others must not reach: package -> modules (or module prefixes) other packages may
 # import. apps/cli (the composition root) are exempt: they import the service apps and commands.
 PUBLIC = {
-    "auth": {"principal", "audit", "totp", "apikeys", "errors"},
+    "auth": {"principal", "audit", "totp", "apikeys", "errors", "accounts"},
     "wallet": {"ledger", "errors", "domain.ledger", "chain"},
     "trading": {"service", "errors", "results", "schemas", "forwarding", "domain.rules"},
 }
