@@ -42,6 +42,7 @@ from .trading import api as trade_api
 from .trading.fastpath import TradeFastPath
 from .trading.health import engine_health
 from .wallet import api as wallet_api
+from .wallet.chain.status import chain_health
 from .web import api as web_api
 
 
@@ -176,7 +177,7 @@ def _add_health_routes(app: FastAPI, name: str, services: Sequence[str]) -> None
 
     @app.get("/health", tags=["health"], summary="Aggregate health of this process")
     async def health(request: Request) -> Response:
-        return await health_response(request.app.state.container, name, dict(checks.values()))
+        return await health_response(request.app.state.container, name, dict(checks.values()), chain_health)
 
     @app.get("/health/live", tags=["health"], summary="Liveness probe: the process is up")
     async def live() -> Response:
@@ -204,7 +205,7 @@ def _add_health_routes(app: FastAPI, name: str, services: Sequence[str]) -> None
 
 def _service_health(service: str, own: dict[str, ServiceCheck] | None) -> Any:
     async def service_health(request: Request) -> Response:
-        return await health_response(request.app.state.container, service, own)
+        return await health_response(request.app.state.container, service, own, chain_health)
     return service_health
 
 

@@ -3,14 +3,15 @@
 A dependency that is not configured reports `not_configured` and does not make the service
 unhealthy; a configured one that fails does (HTTP 503). A real chain node (CHAIN_ETH_RPC_URL) adds
 `checks.chain` (`ok` / `degraded`, details under `chains`): degraded keeps HTTP 200 with status
-`degraded`, because deposits and withdrawals just wait for the node. Broker probes are cached for a few seconds
+`degraded`, because deposits and withdrawals just wait for the node. The chains' state is the wallet's
+(wallet.chain.status.chain_health): apps.py hands that reader in, so this module imports no service. Broker probes are cached for a few seconds
 so a busy probe loop cannot open a connection per request.
 """
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -60,23 +61,25 @@ async def check_queue(container: Any) -> str:
 ServiceCheck = Callable[[Any], tuple[bool, dict[str, Any]]]
 
 
-async def check_chains(container: Any) -> dict[str, Any] | None:
-    """Real chains' node state as their adapters last reported it (wallet.chain_status); None when no
-    real chain is configured. A degraded chain is reported, not fatal: deposits wait, withdrawals queue."""
-    if not container.settings.chain_eth_rpc_url:
-        return None
-    from ..wallet.chain.status import chain_health  # the wallet owns the table
+# Reads the real chains' state from the database: {chain: {"status", "detail", ...}}
+ChainReader = Callable[[Any], Awaitable[dict[str, Any]]]
 
+
+async def check_chains(container: Any, read: ChainReader | None) -> dict[str, Any] | None:
+    """Real chains' node state as their adapters last reported it (`read`); None when no real chain is
+    configured. A degraded chain is reported, not fatal: deposits wait, withdrawals queue."""
+    if read is None or not container.settings.chain_eth_rpc_url:
+        return None
     try:
-        return await chain_health(container.db)
+        return await read(container.db)
     except Exception:
         return {"unknown": {"status": "degraded", "detail": "chain status unreadable"}}
 
 
-async def health_report(container: Any, service: str,
-                        extra: dict[str, ServiceCheck] | None = None) -> tuple[int, dict[str, Any]]:
-    database, cache, queue, chains = await asyncio.gather(check_database(container), check_cache(container),
-                                                          check_queue(container), check_chains(container))
+async def health_report(container: Any, service: str, extra: dict[str, ServiceCheck] | None = None,
+                        chains: ChainReader | None = None) -> tuple[int, dict[str, Any]]:
+    database, cache, queue, chain_state = await asyncio.gather(
+        check_database(container), check_cache(container), check_queue(container), check_chains(container, chains))
     checks: dict[str, Any] = {"database": database, "cache": cache, "queue": queue}
     healthy = all(v in (OK, NOT_CONFIGURED) for v in checks.values())
     body: dict[str, Any] = {"status": "", "service": service, "version": __version__, "checks": checks}
@@ -85,18 +88,18 @@ async def health_report(container: Any, service: str,
         body[name] = details
         healthy = healthy and ok
     status = "ok" if healthy else "unavailable"
-    if chains is not None:
-        degraded = not chains or any(c["status"] != OK for c in chains.values())
+    if chain_state is not None:
+        degraded = not chain_state or any(c["status"] != OK for c in chain_state.values())
         checks["chain"] = "degraded" if degraded else OK
         if healthy and degraded:
             status = "degraded"
-        body["chains"] = chains
+        body["chains"] = chain_state
     body["status"] = status
     return (200 if healthy else 503), body
 
 
-async def health_response(container: Any, service: str,
-                          extra: dict[str, ServiceCheck] | None = None) -> Response:
-    status, body = await health_report(container, service, extra)
+async def health_response(container: Any, service: str, extra: dict[str, ServiceCheck] | None = None,
+                          chains: ChainReader | None = None) -> Response:
+    status, body = await health_report(container, service, extra, chains)
     return Response(orjson.dumps(body), status_code=status, media_type="application/json",
                     headers={"Cache-Control": "no-store"})

@@ -29,6 +29,8 @@ from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Hi
                                generate_latest)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from ..db.database import observe_transactions
+
 log = logging.getLogger("mycrypto.metrics")
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -71,6 +73,7 @@ WEBSOCKET_CLIENTS = Gauge("mycrypto_websocket_clients", "Connected WebSocket cli
                           ["stream"])
 DB_TRANSACTION = Histogram("mycrypto_db_transaction_seconds", "Duration of units of work (BEGIN..COMMIT/ROLLBACK).",
                            buckets=LATENCY_BUCKETS)
+observe_transactions(DB_TRANSACTION.observe)   # db/database.py reports each unit of work's duration
 
 _last_commit: dict[str, float] = {}   # market symbol -> time.time() of its last committed batch
 

@@ -15,9 +15,14 @@ from urllib.parse import urlsplit
 import asyncpg
 import orjson
 
-from ..common.metrics import DB_TRANSACTION
-
 log = logging.getLogger("mycrypto.db")
+_transaction_observers: list[Callable[[float], None]] = []
+
+
+def observe_transactions(observer: Callable[[float], None]) -> None:
+    """Tell `observer` each unit of work's duration in seconds (BEGIN..COMMIT/ROLLBACK). common/metrics.py
+    adds its histogram here: db/ sits below common/ and imports none of it."""
+    _transaction_observers.append(observer)
 
 
 class DatabaseUnavailable(Exception):
@@ -174,7 +179,9 @@ class UnitOfWork:
                 await self._tx.rollback()
         finally:
             await self._cm.__aexit__(exc_type, exc, tb)
-            DB_TRANSACTION.observe(time.perf_counter() - self._started)
+            elapsed = time.perf_counter() - self._started
+            for observe in _transaction_observers:
+                observe(elapsed)
         if self._committed:
             for hook in self._after_commit:
                 try:

@@ -16,7 +16,7 @@ from ..auth import audit
 from ..common.money import parse_amount
 from ..db.database import Database
 from . import history_repository, ledger, repository as repo
-from .chain import ChainAdapter, ChainError
+from .chain.adapter import ChainAdapter, ChainError
 from .domain import faucet as faucet_rules
 from .domain.assets import AssetRules
 from .domain.errors import RuleViolation

@@ -107,7 +107,7 @@ async def test_a_reorg_deeper_than_the_confirmations_alerts_and_freezes_the_cred
     class FakeContainer:  # health_report reads settings and db only
         settings, db, redis = world.settings, world.db, None
 
-    status, body = await health_report(FakeContainer(), "wallet")
+    status, body = await health_report(FakeContainer(), "wallet", chains=chain_health)
     assert status == 200 and body["status"] == "degraded" and body["checks"]["chain"] == "degraded"
 
     # the operator finds the transaction is gone for good: reverse what was held
