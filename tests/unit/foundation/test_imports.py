@@ -31,6 +31,7 @@ ALLOWED = {
     "marketdata": FOUNDATION,
     "wallet": FOUNDATION | {"auth", "notify"},
     "trading": FOUNDATION | {"auth", "wallet", "marketdata"},
+    "alerts": FOUNDATION | {"auth", "notify", "marketdata", "trading"},
     "ops": FOUNDATION | {"auth", "wallet"},
     "compat": set(),   # the namespace package (compat/__init__.py)
     "compat.binance": FOUNDATION | {"auth", "wallet", "trading"},
@@ -42,7 +43,7 @@ ASSEMBLERS = {"apps", "cli", "__main__"}
 PUBLIC = {
     "auth": {"principal", "audit", "totp", "apikeys", "errors", "accounts"},
     "wallet": {"ledger", "errors", "domain.ledger", "chain"},
-    "trading": {"service", "errors", "results", "schemas", "forwarding", "domain.rules"},
+    "trading": {"service", "errors", "results", "schemas", "forwarding", "domain.rules", "domain.triggers"},
 }
 
 
