@@ -218,7 +218,7 @@ def run_locust(stack: Stack, users_file: Path, out: Path, users: int, seconds: f
     """Run the Locust journeys for the ramp-up + `seconds`; summarise the window after the ramp-up.
 
     The measured window starts when the last user has finished its first sign-in (every user is
-    then in its journey) and at least `users / spawn_rate` seconds in. The ramp-up (everyone signing
+    then in its journey; locustfile.py stops `seconds` after that same moment). The ramp-up (everyone signing
     in at once: a burst of argon2id work) is reported apart in `ramp_up`; sign-ins inside the window
     are the journeys' new sessions (LOAD_SESSION_TASKS)."""
     ramp = users / spawn_rate
@@ -256,10 +256,11 @@ def run_locust(stack: Stack, users_file: Path, out: Path, users: int, seconds: f
     start = min(end - lat / 1000 for end, _, _, lat, _ in raw)
     last = max(end for end, *_ in raw)
     first_logins = [end for end, label, *_ in raw if label == FIRST_LOGIN]
-    t0 = max(start + ramp, max(first_logins, default=start))
-    all_signed_in = t0 < last - 1
-    if not all_signed_in:           # the sign-ins never caught up: measure after the nominal ramp-up
-        t0 = start + ramp
+    # The window opens where locustfile.py starts its stop clock: when the last user's first sign-in
+    # ended (every user is spawned by then). Only if the sign-ins never all finished does it fall
+    # back to the nominal ramp-up.
+    all_signed_in = bool(first_logins) and max(first_logins) < last - 1
+    t0 = max(first_logins) if all_signed_in else start + ramp
     kept = [r for r in raw if r[0] >= t0 and r[1] != FIRST_LOGIN]
     warm = [r for r in raw if r[0] < t0 or r[1] == FIRST_LOGIN]
     rows = [(end - t0, label, status, lat) for end, label, status, lat, _ in kept]
