@@ -78,7 +78,7 @@ def new_keys(ctx: click.Context) -> None:
     from .evm import generate_keys
 
     settings = get_settings(ctx)
-    keys = generate_keys(settings.data_encryption_key.get_secret_value())
+    keys = generate_keys(settings.data_keys)
     click.echo("# encrypted with this DATA_ENCRYPTION_KEY: keep both (and back them up) or the keys are lost")
     for name in ("CHAIN_ETH_HOT_KEY", "CHAIN_ETH_DEPOSIT_SEED", "CHAIN_ETH_DEPOSIT_XPUB"):
         click.echo(f"{name}={keys[name]}")
@@ -96,7 +96,7 @@ def encrypt_secret_cmd(ctx: click.Context, kind: str) -> None:
     settings = get_settings(ctx)
     secret = getpass.getpass(f"{kind}: ") if sys.stdin.isatty() else sys.stdin.read()
     try:
-        click.echo(encrypt_secret(settings.data_encryption_key.get_secret_value(), kind, secret))
+        click.echo(encrypt_secret(settings.data_keys, kind, secret))
     except ConfigError as exc:
         fail(str(exc))
 

@@ -48,7 +48,7 @@ def _checked(settings: Any) -> tuple[Any, Any, DepositAddresses]:
     return cfg, signer, deposits
 
 
-def encrypt_secret(master_key: str, kind: str, plaintext: str) -> str:
+def encrypt_secret(master_key: Any, kind: str, plaintext: str) -> str:
     """`mycrypto chain encrypt-secret`: checks the secret, returns its ciphertext (signer.py does it)."""
     from .signer import encrypt_secret as encrypt
 
