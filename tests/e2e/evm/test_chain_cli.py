@@ -16,7 +16,7 @@ def test_new_keys_prints_ciphertexts_and_the_public_parts_only(db_dsn):
     assert r.returncode == 0, r.stderr
     lines = dict(line.split("=", 1) for line in r.stdout.splitlines() if not line.startswith("#"))
     assert set(lines) == {"CHAIN_ETH_HOT_KEY", "CHAIN_ETH_DEPOSIT_SEED", "CHAIN_ETH_DEPOSIT_XPUB"}
-    assert lines["CHAIN_ETH_HOT_KEY"].startswith("v1.") and lines["CHAIN_ETH_DEPOSIT_SEED"].startswith("v1.")
+    assert lines["CHAIN_ETH_HOT_KEY"].startswith("v2.default.") and lines["CHAIN_ETH_DEPOSIT_SEED"].startswith("v2.default.")
     words = decrypt(DEV_DATA_KEY, "evm-deposit-seed", lines["CHAIN_ETH_DEPOSIT_SEED"]).split()
     assert len(words) == 24 and not any(w in r.stdout for w in words[:3] if len(w) > 5)
     DepositAddresses(lines["CHAIN_ETH_DEPOSIT_XPUB"]).address(0)  # a valid account-level xpub
