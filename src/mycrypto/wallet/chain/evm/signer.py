@@ -89,6 +89,14 @@ def encrypt_secret(master_key: Any, kind: str, plaintext: str) -> str:
     return encrypt(master_key, PURPOSES[kind], plaintext)
 
 
+def reencrypt_secret(master_key: Any, kind: str, token: str) -> str:
+    """`mycrypto chain reencrypt-secret`: the same secret as a ciphertext under the active data key."""
+    if kind not in PURPOSES:
+        raise ConfigError(f"unknown secret kind {kind!r} (hot-key or deposit-seed)")
+    variable = "CHAIN_ETH_HOT_KEY" if kind == "hot-key" else "CHAIN_ETH_DEPOSIT_SEED"
+    return encrypt(master_key, PURPOSES[kind], _decrypt(master_key, PURPOSES[kind], token, variable))
+
+
 def generate_keys(master_key: Any, words: int = 24) -> dict[str, str]:
     """Fresh keys for `mycrypto chain new-keys`: ciphertexts for the settings, public parts to show."""
     from bip_utils import Bip39MnemonicGenerator, Bip39WordsNum
