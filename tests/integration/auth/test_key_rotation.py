@@ -51,7 +51,7 @@ async def phase(db_dsn, tmp_path, **keys):
     settings = make_settings(db_dsn, data_dir=tmp_path, rate_limits_enabled=False, **fast_hash_settings(), **keys)
     app = create_app(settings, access_log=False)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
             yield settings, client
 
 
@@ -95,6 +95,34 @@ async def test_jwt_old_tokens_work_until_their_key_is_retired(db, db_dsn, tmp_pa
         assert await _me(c, t1) == (401, "unknown_token_key")
         assert await _me(c, t2) == (200, "jay@example.com")
         assert await _me(c, jwt.encode(claims, OLD, algorithm="HS256")) == (401, "unknown_token_key")
+
+
+async def test_web_sessions_csrf_across_a_jwt_rotation(db, db_dsn, tmp_path):
+    """Cookie mode: the CSRF token made under the old key keeps working while that key is in the set, and a
+    refresh then hands out one under the new key, so the session survives the old key's retirement."""
+    await create_user(db, email="web@example.com")
+    async with phase(db_dsn, tmp_path, JWT_SECRET=OLD) as (_, c):
+        r = await c.post("/api/v1/auth/login", json={"email": "web@example.com", "password": DEFAULT_PASSWORD,
+                                                     "use_cookies": True})
+        assert r.status_code == 200, r.text
+        old_csrf, jar = r.json()["csrf_token"], httpx.Cookies(c.cookies)
+
+    async with phase(db_dsn, tmp_path, JWT_KEYS=f"k2:{NEW}", JWT_SECRET=OLD) as (_, c):
+        c.cookies = jar
+        r = await c.post("/api/v1/auth/refresh", headers={"X-CSRF-Token": old_csrf})
+        assert r.status_code == 200, r.text
+        new_csrf, jar = r.json()["csrf_token"], httpx.Cookies(c.cookies)
+        assert new_csrf != old_csrf
+        assert jwt.get_unverified_header(jar.get("mc_access"))["kid"] == "k2"
+
+    async with phase(db_dsn, tmp_path, JWT_KEYS=f"k2:{NEW}") as (_, c):
+        c.cookies = jar
+        r = await c.post("/api/v1/auth/refresh", headers={"X-CSRF-Token": old_csrf})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "csrf_failed"  # made under the retired key
+        r = await c.post("/api/v1/auth/refresh", headers={"X-CSRF-Token": new_csrf})
+        assert r.status_code == 200, r.text
+        r = await c.get("/api/v1/auth/me")
+        assert r.status_code == 200 and r.json()["email"] == "web@example.com"
 
 
 # -------------------------------------------------------------------------------------- data keys
