@@ -173,9 +173,16 @@ def register_keys(group: click.Group) -> None:
         from .keyrotation import rotate as rotate_all
 
         settings = get_settings(ctx)
+        shown: dict[str, int] = {}
+
+        def progress(store: str, done: int) -> None:  # a line every ~10,000 rows on big tables
+            if done - shown.get(store, 0) >= 10_000:
+                shown[store] = done
+                click.echo(f"  {store}: {done} re-encrypted so far", err=True)
+
         with database(settings) as settings:
             result = run_async(lambda: with_connection(
-                settings, lambda c: rotate_all(c, settings.data_keys, batch_size=batch_size)))
+                settings, lambda c: rotate_all(c, settings.data_keys, batch_size=batch_size, progress=progress)))
         for store, n in result.reencrypted.items():
             click.echo(f"{store}: re-encrypted {n}, remaining {result.remaining[store]}"
                        + (f", undecryptable ids {result.undecryptable[store][:20]}"

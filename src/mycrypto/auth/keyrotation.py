@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..common.crypto import DecryptError, decrypt, encrypt
+from ..common.crypto import DecryptError, decrypt, encrypt, needs_reencrypt
 from ..config import KeyRing
 from . import audit
 from .apikeys import SECRET_PURPOSE
@@ -115,6 +115,8 @@ async def _one_pass(conn: Any, keys: KeyRing, store: Store, prefix: str, batch_s
                 return done
             ids, values, olds = [], [], []
             for row in rows:
+                if not needs_reencrypt(keys, row["c"]):
+                    continue  # (the query already excludes these; a guard against a format change)
                 try:
                     plain = decrypt(keys, store.purpose, row["c"])
                 except DecryptError:
