@@ -23,7 +23,7 @@ from . import __version__
 from .alerts import api as alerts_api
 from .auth import api as auth_api
 from .auth.service import AuthService
-from .common.apidocs import add_docs_routes
+from .common.apidocs import add_docs_routes, document_errors
 from .common.errors import install_error_handlers
 from .common.health import ServiceCheck, health_response
 from .common.http import PlatformMiddleware
@@ -118,6 +118,7 @@ def create_app(settings: Settings, services: Sequence[str] = ALL_SERVICES, *,
     if not settings.metrics_port:
         _add_metrics_route(app)
     add_docs_routes(app)
+    document_errors(app)
     app.router.middleware_stack = IndexedDispatch(app.router)
     # A service may answer its hottest endpoints with a pure-ASGI fast path (an ASGI middleware class)
     # in front of FastAPI's router; it sits inside CORS and PlatformMiddleware, so request ids, security
