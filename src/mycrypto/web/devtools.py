@@ -72,7 +72,7 @@ async def config(request: Request) -> Response:
 async def qr(body: QrRequest, principal: Principal = Depends(current_principal)) -> Response:
     import segno
 
-    if not body.text.startswith("otpauth://") and not _ADDRESS_QR.match(body.text):
+    if not body.text.startswith("otpauth://") and not _ADDRESS_QR.fullmatch(body.text):
         raise ValidationFailed("Only otpauth:// URIs and deposit addresses are rendered.", code="qr_unsupported")
     code = segno.make(body.text, error="m")
     buf = io.BytesIO()
