@@ -13,7 +13,9 @@ async def test_faucet_grants_capped_test_funds(wapp, wsettings, db):
     assert r.status_code == 200 and r.json()["balance"]["total"] == "123.45"
     before = await ledger_state(db)
     for body, code in (({"asset": "BTC", "amount": "1.1"}, "faucet_limit"), ({"asset": "BTC", "amount": "-1"}, "invalid_amount"),
-                       ({"asset": "BTC", "amount": "1e0"}, "invalid_amount"), ({"asset": "XYZ"}, "unknown_asset"),
+                       ({"asset": "BTC", "amount": "1e0"}, "invalid_amount"),
+                       ({"asset": "BTC", "amount": "1\n"}, "invalid_amount"), ({"asset": "BTC", "amount": 1}, "invalid_amount"),
+                       ({"asset": "USDT", "amount": 2**64}, "invalid_amount"), ({"asset": "XYZ"}, "unknown_asset"),
                        ({"asset": "ETH", "amount": "0.000000001"}, "amount_precision")):
         r = await client.post("/api/v1/wallet/faucet", json=body, headers=h)
         assert 400 <= r.status_code < 500 and r.json()["error"]["code"] == code
