@@ -61,7 +61,7 @@ class PlatformMiddleware:
         content_length = None
         https = scope.get("scheme") == "https"
         for name, value in headers:
-            if name == b"x-request-id" and _VALID_REQUEST_ID.match(value):
+            if name == b"x-request-id" and _VALID_REQUEST_ID.fullmatch(value):
                 request_id = value.decode()
             elif name == b"content-length":
                 content_length = value

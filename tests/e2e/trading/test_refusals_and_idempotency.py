@@ -21,6 +21,14 @@ BAD_ORDERS = [
     ({"quantity": "1e-2"}, 422, "invalid_amount"),
     ({"price": 50000.5}, 422, "invalid_amount"),
     ({"price": " 50000"}, 422, "invalid_amount"),
+    # issue 11: a regex anchored with `$` matched before a final newline; full-match semantics refuse it
+    ({"price": "50000\n"}, 422, "invalid_amount"),
+    ({"quantity": "0.01\n"}, 422, "invalid_amount"),
+    ({"client_order_id": "abc\n"}, 400, "invalid_client_order_id"),
+    # one rule for money: amounts are JSON strings; a JSON number (even an integer) is refused
+    ({"price": 50000}, 422, "invalid_amount"),
+    ({"quantity": 1}, 422, "invalid_amount"),
+    ({"type": "market", "price": None, "quantity": None, "quote_quantity": 100}, 422, "invalid_amount"),
     ({"symbol": "DOGE-USDT"}, 400, "unknown_market"),
     ({"symbol": 5}, 422, "missing_field"),
     ({"side": "hold"}, 400, "invalid_side"),
