@@ -73,7 +73,7 @@ def add_api_key(url: str, user: User, permissions: list[str] | None = None) -> N
         user.api_key, user.api_secret, user.api_key_id = body["api_key"], body["secret"], body["id"]
 
 
-async def start_platform(db: Any, db_dsn: str, **overrides: Any) -> Platform:
+async def start_platform(db: Any, db_dsn: str, *, access_log: bool = False, **overrides: Any) -> Platform:
     """Users first (directly in the database: factories), then the server, then sign-ins over HTTP."""
     ids = {}
     for name, role in (("alice", "user"), ("bob", "user"), ("admin", "admin")):
@@ -84,7 +84,7 @@ async def start_platform(db: Any, db_dsn: str, **overrides: Any) -> Platform:
     values: dict[str, Any] = {"wallet_watch_interval_s": 0}
     values.update(overrides)
     settings = make_settings(db_dsn, **values)
-    server = LiveServer(settings).start()
+    server = LiveServer(settings, access_log=access_log).start()
     users = {name: new_user(server.url, ids[name], f"{name}@example.com") for name in ids}
     add_api_key(server.url, users["alice"])
     add_api_key(server.url, users["bob"])
