@@ -26,7 +26,7 @@ from starlette.responses import Response
 
 from ...auth.apikeys import API_KEY_HEADER
 from ...auth.principal import Principal
-from ...common.errors import AppError
+from ...common.errors import UNSTORABLE_TEXT, AppError
 from ...common.http import client_ip
 from ...config import Settings
 from ...container import Container
@@ -171,6 +171,9 @@ async def _run(request: Request, fn: Handler, weight: w.Weight, auth: str | None
         raise BinanceError.of(exc, headers) from None
     except AppError as exc:
         raise translate(exc, action, headers) from None
+    except UNSTORABLE_TEXT:   # a NUL byte or the like reached PostgreSQL: the client's input, not a bug
+        raise BinanceError(c.ILLEGAL_CHARS, "Illegal characters found in a parameter.", 400, headers=headers,
+                           origin="invalid_characters") from None
     except TimeoutError:   # the market's engine is mid-batch for too long (marketdata.feed)
         raise BinanceError(c.SERVER_BUSY, c.MSG_SERVER_BUSY, 503, headers={**headers, "Retry-After": "1"},
                            origin="market_busy") from None
