@@ -50,3 +50,6 @@ def test_fuzz_every_operation_no_5xx_and_conforming_answers(platform) -> None:
     assert not report.errors, report.summary()
     assert not report.failures, report.summary()
     assert not any(status >= 500 for status in report.statuses), report.summary()
+    # the credentials work: each signed-in identity got real answers, not only 401s
+    for name in ("api-key", "cookie"):
+        assert report.by_identity[(name, "2xx")] >= 40, report.summary()

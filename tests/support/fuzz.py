@@ -83,13 +83,15 @@ class Report:
     operations: int = 0
     seconds: float = 0.0
     statuses: Counter = field(default_factory=Counter)
+    by_identity: Counter = field(default_factory=Counter)   # (identity, status class "2xx"...) -> cases
     failures: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)   # cases that could not be sent (network, ...)
 
     def summary(self) -> str:
         codes = ", ".join(f"{k}: {v}" for k, v in sorted(self.statuses.items()))
+        who = ", ".join(f"{name} {cls}: {n}" for (name, cls), n in sorted(self.by_identity.items()))
         lines = [f"{self.cases} cases over {self.operations} operation runs in {self.seconds:.0f}s; "
-                 f"{len(self.failures)} failures, {len(self.errors)} errors; statuses {{{codes}}}"]
+                 f"{len(self.failures)} failures, {len(self.errors)} errors; statuses {{{codes}}}; {who}"]
         lines += [f.line() for f in self.failures]
         lines += self.errors[:20]
         return "\n".join(lines)
@@ -137,6 +139,7 @@ def _run_one(base_url: str, strategy: Any, identity: Identity, label: str, max_e
             return
         report.cases += 1
         report.statuses[response.status_code] += 1
+        report.by_identity[(identity.name, f"{response.status_code // 100}xx")] += 1
         try:
             case.validate_response(response, checks=CHECKS)
         except FailureGroup as group:
