@@ -129,10 +129,10 @@ async def place_order(request: Request) -> Response:
     return await handle_place_order(request)
 
 
-@router.get(PREFIX + "/orders/open", summary="List my open orders")
-async def open_orders(request: Request, symbol: str | None = None) -> Response:
+@router.get(PREFIX + "/orders/open", summary="List my open orders (newest first, at most `limit`, 1..1000)")
+async def open_orders(request: Request, symbol: str | None = None, limit: int = 1000) -> Response:
     principal = await current_principal(request)
-    items = await _service(request).open_orders(principal, symbol)
+    items = await _service(request).open_orders(principal, symbol, limit)
     return _json(dumps([o.to_dict() for o in items]))
 
 

@@ -69,10 +69,13 @@ async def test_bad_orders_are_refused_without_trace(client, db, settings, change
 
 async def test_malformed_json_and_missing_auth(client, db, settings):
     b = await make_trader(db, settings, {"USDT": "100"})
-    r = await client.post("/api/v1/trade/orders", content=b"{nope", headers=b.headers)
+    as_json = {**b.headers, "content-type": "application/json"}
+    r = await client.post("/api/v1/trade/orders", content=b"{nope", headers=as_json)
     assert r.status_code == 422 and r.json()["error"]["code"] == "malformed_json"
-    r = await client.post("/api/v1/trade/orders", content=b"[1,2]", headers=b.headers)
+    r = await client.post("/api/v1/trade/orders", content=b"[1,2]", headers=as_json)
     assert r.status_code == 422
+    r = await client.post("/api/v1/trade/orders", content=b"{nope", headers=b.headers)   # no content type
+    assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_media_type"
     r = await client.post("/api/v1/trade/orders", json=LIMIT)
     assert r.status_code == 401
     r = await client.post("/api/v1/trade/orders", json=LIMIT, headers={"Authorization": "Bearer nope"})
