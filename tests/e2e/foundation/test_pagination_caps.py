@@ -64,3 +64,10 @@ async def test_sessions_and_api_keys_lists_are_capped(db):
         "FROM generate_series(1, $2) g", user, repository.MAX_LISTED + 5)
     async with db.acquire() as conn:
         assert len(await repository.list_api_keys(conn, user)) == repository.MAX_LISTED
+
+
+@pytest.mark.parametrize("depth", ["50%0A", "%2050", "5_0"])
+async def test_integer_parameters_are_full_matched(client, depth):
+    """int() takes "50\\n", " 50" and "5_0": an integer parameter must be plain digits (issue 11)."""
+    r = await client.get(f"/api/v1/orderbook/BTC-USDT?depth={depth}")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_depth", r.text
