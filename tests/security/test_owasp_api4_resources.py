@@ -120,3 +120,12 @@ async def test_bodies_over_the_limit_are_refused_before_work(platform) -> None:
     # the server is fine afterwards
     with platform.client() as c:
         assert c.get("/health/live").status_code == 200
+
+
+async def test_ids_beyond_bigint_are_refused_not_500(platform) -> None:
+    """Found by scripts/fuzz-api: before_id and key_id over 2**63 reached PostgreSQL and answered 500."""
+    with platform.client(headers=platform.alice.bearer) as c:
+        for method, path in (("GET", "/api/v1/auth/security-events?before_id=245888717215104064115140220780806144"),
+                             ("DELETE", "/api/v1/auth/api-keys/22384303194748699541504")):
+            r = c.request(method, path)
+            assert r.status_code == 422, (path, r.text)
