@@ -89,12 +89,12 @@ async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
 class LiveServer:
     """A real uvicorn server in a background thread (for ccxt, browsers, load drivers)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, access_log: bool = False) -> None:
         import uvicorn
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.app = create_app(settings.model_copy(update={"port": self.port}), access_log=False)
+        self.app = create_app(settings.model_copy(update={"port": self.port}), access_log=access_log)
         self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
                                                     log_config=None, lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -23,10 +23,11 @@ from . import __version__
 from .alerts import api as alerts_api
 from .auth import api as auth_api
 from .auth.service import AuthService
-from .common.apidocs import add_docs_routes
+from .common.apidocs import add_docs_routes, document_errors
 from .common.errors import install_error_handlers
 from .common.health import ServiceCheck, health_response
 from .common.http import PlatformMiddleware
+from .common.requestlimits import RequestLimitMiddleware
 from .common.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .common.metrics import MetricsMiddleware, refresh_platform, watch_engines
 from .common.metrics import render as render_metrics
@@ -118,6 +119,7 @@ def create_app(settings: Settings, services: Sequence[str] = ALL_SERVICES, *,
     if not settings.metrics_port:
         _add_metrics_route(app)
     add_docs_routes(app)
+    document_errors(app)
     app.router.middleware_stack = IndexedDispatch(app.router)
     # A service may answer its hottest endpoints with a pure-ASGI fast path (an ASGI middleware class)
     # in front of FastAPI's router; it sits inside CORS and PlatformMiddleware, so request ids, security
@@ -125,6 +127,9 @@ def create_app(settings: Settings, services: Sequence[str] = ALL_SERVICES, *,
     for part in parts:
         if part.fast_path is not None:
             app.add_middleware(part.fast_path)
+    if settings.rate_limits_enabled:   # per route family, around the fast path too, inside CORS (a 429 is readable)
+        app.add_middleware(RequestLimitMiddleware, per_client=settings.request_limits,
+                           per_ip=settings.request_limits_per_ip, trust_proxy_headers=settings.trust_proxy_headers)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],

@@ -113,6 +113,17 @@ def _key_ring(keys_text: str, legacy: str, legacy_default: str, variable: str) -
             keys.append((LEGACY_KEY_ID, legacy))
     return KeyRing(tuple(keys))
 
+# Request limits per route family (common/requestlimits.py): [tokens per second, burst]. Generous on
+# purpose - a flood guard, not a quota: 100 users at 1000+ req/s together, or the preflight's 1000 req/s
+# of public reads from one address, pass. Per credential (a signed-in user or an API key):
+REQUEST_LIMITS: dict[str, tuple[float, float]] = {
+    "auth": (20, 60), "wallet": (50, 150), "trade": (500, 1000), "binance": (500, 1000),
+    "web": (20, 60), "site": (100, 300)}
+# ... and per IP address for requests without a credential (a whole office can share one address):
+REQUEST_LIMITS_PER_IP: dict[str, tuple[float, float]] = {
+    "auth": (50, 200), "wallet": (50, 150), "trade": (2000, 4000), "binance": (2000, 4000),
+    "web": (20, 60), "site": (300, 1000)}
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -165,6 +176,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 * 1024, alias="MAX_BODY_BYTES", ge=1024)
     trust_proxy_headers: bool = Field(False, alias="TRUST_PROXY_HEADERS")
     rate_limits_enabled: bool = Field(True, alias="RATE_LIMITS_ENABLED")
+    # (issue 11, common/requestlimits.py, docs/auth.md "Rate limits") Requests per route family:
+    # {family: [tokens per second, burst]}, per credential (bearer token / cookie / API key), and per IP
+    # for requests without one. A JSON object in the environment; families not named keep these values.
+    request_limits: dict[str, tuple[float, float]] = Field(default_factory=lambda: dict(REQUEST_LIMITS),
+                                                           alias="REQUEST_LIMITS")
+    request_limits_per_ip: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: dict(REQUEST_LIMITS_PER_IP), alias="REQUEST_LIMITS_PER_IP")
 
     # --- wallet ----------------------------------------------------------------------------------
     faucet_enabled: bool = Field(True, alias="FAUCET_ENABLED")
@@ -234,6 +252,17 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("request_limits", "request_limits_per_ip")
+    @classmethod
+    def _request_limits(cls, v: dict[str, tuple[float, float]], info: object) -> dict[str, tuple[float, float]]:
+        defaults = REQUEST_LIMITS if getattr(info, "field_name", "") == "request_limits" else REQUEST_LIMITS_PER_IP
+        unknown = set(v) - set(defaults)
+        if unknown:
+            raise ValueError(f"unknown route families {sorted(unknown)}; known: {sorted(defaults)}")
+        if any(rate <= 0 or burst < 1 for rate, burst in v.values()):
+            raise ValueError("each limit is [tokens per second > 0, burst >= 1]")
+        return {**defaults, **v}
 
     @field_validator("notifier_in_process", mode="before")
     @classmethod

@@ -9,6 +9,10 @@ from typing import Any
 
 from ..db.database import Queryable
 
+# Lists without a `limit` parameter (sessions, API keys) still have a cap: the newest rows first (active
+# keys before revoked ones), never an unbounded answer (issue 11, pagination caps).
+MAX_LISTED = 200
+
 _USER_COLUMNS = ("id, email, password_hash, role::text AS role, status::text AS status, email_verified_at, "
                  "totp_secret_enc, totp_enabled_at, totp_last_step, failed_login_count, locked_until, "
                  "last_failed_login_at, password_changed_at, created_at")
@@ -176,7 +180,7 @@ async def active_sessions(conn: Queryable, user_id: int) -> list[Any]:
         "SELECT r.family_id, r.ip, r.user_agent, r.created_at AS last_used_at, r.expires_at, "
         "       (SELECT min(f.created_at) FROM auth.refresh_token f WHERE f.family_id = r.family_id) AS created_at "
         "FROM auth.refresh_token r WHERE r.user_id = $1 AND r.revoked_at IS NULL AND r.rotated_at IS NULL "
-        "AND r.expires_at > now() ORDER BY r.created_at DESC", user_id)
+        "AND r.expires_at > now() ORDER BY r.created_at DESC LIMIT $2", user_id, MAX_LISTED)
 
 
 async def session_is_active(conn: Queryable, user_id: int, family_id: uuid.UUID) -> bool:
@@ -232,7 +236,7 @@ async def insert_api_key(conn: Queryable, *, user_id: int, label: str, api_key: 
 
 async def list_api_keys(conn: Queryable, user_id: int) -> list[Any]:
     return await conn.fetch(f"SELECT {_KEY_COLUMNS} FROM auth.api_key WHERE user_id = $1 "
-                            "ORDER BY revoked_at IS NOT NULL, id DESC", user_id)
+                            "ORDER BY revoked_at IS NOT NULL, id DESC LIMIT $2", user_id, MAX_LISTED)
 
 
 async def revoke_api_key(conn: Queryable, user_id: int, key_id: int) -> Any:

@@ -44,17 +44,20 @@ def database(settings: Settings) -> Iterator[Settings]:
     if settings.database_url is not None:
         yield settings
         return
-    from ..db.embedded import EmbeddedPostgres
+    from ..db.embedded import EmbeddedPostgres, terminate_as_interrupt
 
     server = EmbeddedPostgres(settings.pgdata_dir)
-    try:
-        dsn = server.start()
-    except Exception as exc:  # pgserver raises assorted errors; one clear line is what the user needs
-        fail(f"cannot start the embedded PostgreSQL in {settings.pgdata_dir}: {exc}")
-    try:
-        yield settings.model_copy(update={"database_url": dsn})
-    finally:
-        server.stop()
+    # SIGTERM becomes a KeyboardInterrupt while the embedded server runs: the `finally` below stops it
+    # (the default SIGTERM disposition would kill the process and leave PostgreSQL running).
+    with terminate_as_interrupt():
+        try:
+            dsn = server.start()
+        except Exception as exc:  # pgserver raises assorted errors; one clear line is what the user needs
+            fail(f"cannot start the embedded PostgreSQL in {settings.pgdata_dir}: {exc}")
+        try:
+            yield settings.model_copy(update={"database_url": dsn})
+        finally:
+            server.stop()
 
 
 def run_async(fn: Callable[[], Awaitable[T]]) -> T:

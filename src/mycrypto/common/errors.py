@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -80,6 +81,23 @@ class ServiceUnavailable(AppError):
     code, http_status, message = "service_unavailable", 503, "The service is temporarily unavailable."
 
 
+class InvalidCharacters(AppError):
+    code, http_status = "invalid_characters", 400
+    message = "The request contains characters that cannot be stored (such as a NUL byte)."
+
+
+# PostgreSQL refuses text it cannot store (a NUL byte, invalid UTF-8): that is the client's input, not a
+# bug, wherever the string travelled from (a path, a query parameter, a JSON field). The statement failed,
+# so its transaction rolled back and nothing changed: answer 400 instead of 500.
+UNSTORABLE_TEXT: tuple[type[Exception], ...] = (asyncpg.exceptions.CharacterNotInRepertoireError,
+                                                 asyncpg.exceptions.UntranslatableCharacterError)
+
+
+def as_app_error(exc: Exception) -> AppError:
+    """`exc` itself if an AppError; InvalidCharacters for UNSTORABLE_TEXT."""
+    return exc if isinstance(exc, AppError) else InvalidCharacters()
+
+
 def error_response(request: Request | None, status: int, body: dict[str, Any],
                    headers: dict[str, str] | None = None) -> Response:
     """Serialise an error body, adding the request id so a user's report can be matched to logs."""
@@ -116,6 +134,11 @@ def install_error_handlers(app: FastAPI) -> None:
         log.info("request refused", extra={"code": exc.code, "status": exc.http_status,
                                            "path": request.url.path, "reason": exc.message})
         return error_response(request, exc.http_status, exc.body(), exc.headers)
+
+    for unstorable in UNSTORABLE_TEXT:
+        @app.exception_handler(unstorable)
+        async def _unstorable(request: Request, exc: Exception) -> Response:
+            return await _app_error(request, InvalidCharacters())
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -1,4 +1,5 @@
-"""HTTP plumbing shared by every app: request ids, security headers, body-size limit, access log.
+"""HTTP plumbing shared by every app: request ids, security headers, body-size limit, the JSON-only
+rule for request bodies (`mediatype`: 415 unsupported_media_type), access log.
 
 Written as one pure-ASGI middleware (not BaseHTTPMiddleware) because it wraps every request,
 including the hot order and order-book paths, and must cost microseconds.
@@ -15,8 +16,10 @@ import orjson
 from starlette.exceptions import HTTPException
 
 from .logging import request_id_var
+from .mediatype import MESSAGE as NOT_JSON_MESSAGE, refuses_body
 
 log = logging.getLogger("mycrypto.access")
+refusals = logging.getLogger("mycrypto.errors")   # where every refused request is logged
 
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -58,13 +61,17 @@ class PlatformMiddleware:
         started = time.perf_counter()
         headers = scope["headers"]
         request_id = None
-        content_length = None
+        content_length = content_type = transfer_encoding = None
         https = scope.get("scheme") == "https"
         for name, value in headers:
-            if name == b"x-request-id" and _VALID_REQUEST_ID.match(value):
+            if name == b"x-request-id" and _VALID_REQUEST_ID.fullmatch(value):
                 request_id = value.decode()
             elif name == b"content-length":
                 content_length = value
+            elif name == b"content-type":
+                content_type = value
+            elif name == b"transfer-encoding":
+                transfer_encoding = value
             elif name == b"x-forwarded-proto" and self.trust_proxy and value == b"https":
                 https = True
         if request_id is None:
@@ -98,6 +105,12 @@ class PlatformMiddleware:
                     await self._reject(send_wrapper, 413, "payload_too_large",
                                        f"The request body exceeds {self.max_body} bytes.", request_id)
                     return
+            if refuses_body(scope["method"], scope["path"], content_type, content_length, transfer_encoding):
+                refusals.info("request refused", extra={"code": "unsupported_media_type", "status": 415,
+                                                        "path": scope["path"],
+                                                        "reason": (content_type or b"(none)").decode("latin-1")[:100]})
+                await self._reject(send_wrapper, 415, "unsupported_media_type", NOT_JSON_MESSAGE, request_id)
+                return
             await self.app(scope, self._limited(receive), send_wrapper)
         except _BodyTooLarge:
             await self._reject(send_wrapper, 413, "payload_too_large",

@@ -1,8 +1,10 @@
 """Money at the edges: strict decimal parsing and quantisation. A float never touches an amount.
 
-JSON carries amounts as strings like "0.5" or "25000.12". `parse_amount` accepts only plain
-digits with an optional fraction: no sign, exponent, NaN, Infinity, whitespace or float input, so
-"1e3", "-1", "NaN" and 0.1 (a JSON number) are refused with a stable error code.
+JSON carries amounts as strings like "0.5" or "25000.12". `parse_amount` accepts only a string of
+plain digits with an optional fraction: no sign, exponent, NaN, Infinity, whitespace (a final newline
+included: the whole string must match) and no JSON number at all - 0.1 and 10 alike - so "1e3", "-1",
+"NaN", "1\n", 0.1 and 10 are refused with the stable code `invalid_amount` (one rule for every money
+field of the native API; docs/wallet.md "Amounts").
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_EVEN, Decimal, Invalid
 
 from .errors import ValidationFailed
 
-_PLAIN_DECIMAL = re.compile(r"^(0|[1-9][0-9]{0,29})(\.[0-9]{1,30})?$")
+_PLAIN_DECIMAL = re.compile(r"(0|[1-9][0-9]{0,29})(\.[0-9]{1,30})?")   # always used with fullmatch
 
 # Rounding rules (docs/wallet.md, "Rounding rule"): amounts a user asks for are never rounded (too
 # many decimals is an error); computed fees round UP in the exchange's favour (ceiling); computed
@@ -29,10 +31,11 @@ class InvalidAmount(ValidationFailed):
 def parse_amount(value: object, *, field: str = "amount", max_decimals: int | None = None,
                  allow_zero: bool = False) -> Decimal:
     """Parse a client-supplied amount string into a Decimal, refusing anything ambiguous."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidAmount(f"{field} must be a decimal string such as \"0.5\".", details={"field": field})
-    text = str(value)
-    if not _PLAIN_DECIMAL.match(text):
+    if not isinstance(value, str):   # a JSON number (int or float), bool, null, list...: never money
+        raise InvalidAmount(f"{field} must be a decimal string such as \"0.5\" (a JSON string, not a number).",
+                            details={"field": field})
+    text = value
+    if not _PLAIN_DECIMAL.fullmatch(text):
         raise InvalidAmount(f"{field} must be a plain positive decimal like \"0.5\" "
                             "(no sign, exponent, NaN or Infinity).", details={"field": field})
     amount = Decimal(text)

@@ -71,7 +71,7 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
     for name, text in files:
         if not name.endswith(".sql"):
             continue
-        m = _FILE_NAME.match(name)
+        m = _FILE_NAME.fullmatch(name)
         if not m:
             raise MigrationError(f"migration file name {name!r} does not match NNN-description.sql")
         out.append(Migration(m.group(1), m.group(2), text))

@@ -24,7 +24,7 @@ class BadInterval(ValueError):
 
 
 def interval_ms(interval: str) -> int:
-    m = _INTERVAL.match(interval or "")
+    m = _INTERVAL.fullmatch(interval or "")
     if not m:
         raise BadInterval(interval)
     ms = int(m.group(1)) * _UNITS[m.group(2)]

@@ -137,7 +137,7 @@ class MarketFeed:
 
     async def depth_messages(self, limit: int) -> tuple[dict, dict]:
         """The ASGI response messages (start, body) of depth_json, built once per version and limit
-        (the fast path sends them as they are; nobody mutates ASGI messages)."""
+        (shared: the fast path sends a copy of `start`, whose headers middleware may extend in place)."""
         cached = self.cached_depth_messages(limit)
         if cached is not None:
             return cached

@@ -15,6 +15,7 @@ and sets `container.trade` (the TradeService, which the /api/v3 adapter uses too
 """
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -39,6 +40,7 @@ SERVICE = "trade"
 PREFIX = "/api/v1/trade"
 CONSTANT = b'{"status":"ok"}'
 JSON = "application/json"
+_INTEGER = re.compile(r"-?[0-9]{1,20}")
 
 router = APIRouter(tags=["trade"])
 Extension = Callable[[Container], AbstractAsyncContextManager[None]]
@@ -56,10 +58,10 @@ def _int_param(request: Request, name: str, default: int | None = None) -> int |
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidParameter(f"{name} must be an integer.", code=f"invalid_{name}") from None
+    # int() would also take " 5", "5\n" and "5_000": only plain digits are an integer here (full match)
+    if not _INTEGER.fullmatch(raw):
+        raise InvalidParameter(f"{name} must be an integer.", code=f"invalid_{name}")
+    return int(raw)
 
 
 # ---------------------------------------------------------------------------- lifespan
@@ -129,10 +131,10 @@ async def place_order(request: Request) -> Response:
     return await handle_place_order(request)
 
 
-@router.get(PREFIX + "/orders/open", summary="List my open orders")
-async def open_orders(request: Request, symbol: str | None = None) -> Response:
+@router.get(PREFIX + "/orders/open", summary="List my open orders (newest first, at most `limit`, 1..1000)")
+async def open_orders(request: Request, symbol: str | None = None, limit: int = 1000) -> Response:
     principal = await current_principal(request)
-    items = await _service(request).open_orders(principal, symbol)
+    items = await _service(request).open_orders(principal, symbol, limit)
     return _json(dumps([o.to_dict() for o in items]))
 
 

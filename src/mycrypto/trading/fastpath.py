@@ -20,7 +20,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ..common.errors import AppError, error_response
+from ..common.errors import UNSTORABLE_TEXT, AppError, as_app_error, error_response
 from .api import CONSTANT, handle_orderbook, place_order_body
 
 log = logging.getLogger("mycrypto.errors")
@@ -53,14 +53,14 @@ class TradeFastPath:
                             # the common case without a coroutine: bytes built for this book version
                             messages = found[0].cached_depth_messages(found[1])
                             if messages is not None:
-                                await send(messages[0])
+                                await send(_own_copy(messages[0]))
                                 await send(messages[1])
                                 return
                         if found is None or not await self._orderbook(send, *found):
                             await self._run(scope, receive, send, handle_orderbook, symbol)
                         return
                 elif path == PING:
-                    await send(_CONSTANT_START)
+                    await send(_own_copy(_CONSTANT_START))
                     await send(_CONSTANT_BODY)
                     return
             elif method == "POST" and path == ORDERS:
@@ -99,7 +99,7 @@ class TradeFastPath:
             start, body = await feed.depth_messages(depth)
         except TimeoutError:
             return False
-        await send(start)
+        await send(_own_copy(start))
         await send(body)
         return True
 
@@ -116,7 +116,8 @@ class TradeFastPath:
                 if not message.get("more_body", False):
                     break
             out = await place_order_body(request, b"".join(chunks))
-        except AppError as exc:
+        except (AppError, *UNSTORABLE_TEXT) as exc:
+            exc = as_app_error(exc)
             log.info("request refused", extra={"code": exc.code, "status": exc.http_status,
                                                "path": scope["path"], "reason": exc.message})
             out = error_response(request, exc.http_status, exc.body(), exc.headers)
@@ -133,8 +134,16 @@ class TradeFastPath:
         request = Request(scope, receive)
         try:
             response = await handler(request, *args)
-        except AppError as exc:
+        except (AppError, *UNSTORABLE_TEXT) as exc:
+            exc = as_app_error(exc)
             log.info("request refused", extra={"code": exc.code, "status": exc.http_status,
                                                "path": scope["path"], "reason": exc.message})
             response = error_response(request, exc.http_status, exc.body(), exc.headers)
         await response(scope, receive, send)
+
+
+def _own_copy(start: dict) -> dict:
+    """A response-start message built once and shared must not be sent as is: middleware outside us adds
+    headers to the message it is given in place (Starlette's CORSMiddleware does), and an
+    Access-Control-Allow-Origin added for one caller's origin would then go to every later caller."""
+    return {**start, "headers": list(start["headers"])}

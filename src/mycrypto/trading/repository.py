@@ -263,7 +263,7 @@ _TRADES = f"SELECT {TRADE_COLUMNS} FROM trade.trade t "
 _ORDER_BY_ID = _ORDERS + "WHERE o.id = $1"
 _ORDER_BY_CLIENT_ID = _ORDERS + "WHERE o.user_id = $1 AND o.client_order_id = $2"
 _OPEN_ORDERS = (_ORDERS + "WHERE o.user_id = $1 AND o.status IN ('new', 'partially_filled') "
-                "AND ($2::int IS NULL OR o.market_id = $2) ORDER BY o.created_at DESC, o.id DESC")
+                "AND ($2::int IS NULL OR o.market_id = $2) ORDER BY o.created_at DESC, o.id DESC LIMIT $3")
 _ORDER_HISTORY = (
     _ORDERS + "WHERE o.user_id = $1 AND ($2::int IS NULL OR o.market_id = $2) "
     "AND ($3::text[] IS NULL OR o.status::text = ANY($3::text[])) "
@@ -304,8 +304,8 @@ async def order_locator(conn: Queryable, order_id: int) -> asyncpg.Record | None
                                "WHERE id = $1", order_id)
 
 
-async def open_orders(conn: Queryable, user_id: int, market_id: int | None) -> list[asyncpg.Record]:
-    return await conn.fetch(_OPEN_ORDERS, user_id, market_id)
+async def open_orders(conn: Queryable, user_id: int, market_id: int | None, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(_OPEN_ORDERS, user_id, market_id, limit)
 
 
 async def order_history(conn: Queryable, user_id: int, *, market_id: int | None, statuses: Sequence[str] | None,

@@ -248,9 +248,11 @@ class TradeService:
             raise OrderNotFound()
         return await self._result(row, with_fills)
 
-    async def open_orders(self, principal: Principal, symbol: str | None = None) -> list[OrderResult]:
+    async def open_orders(self, principal: Principal, symbol: str | None = None,
+                          limit: int = MAX_PAGE) -> list[OrderResult]:
+        """The newest `limit` (at most MAX_PAGE) open orders: every list the API answers has a cap."""
         market_id = self.market(symbol).id if symbol is not None else None
-        rows = await repo.open_orders(self.db, principal.user_id, market_id)
+        rows = await repo.open_orders(self.db, principal.user_id, market_id, _limit(limit))
         return [result_from_row(self.registry.specs[r["market_id"]], r) for r in rows]
 
     async def order_history(self, principal: Principal, *, symbol: str | None = None,

@@ -37,15 +37,16 @@ def request_fingerprint(body: WithdrawalCreate) -> str:
 
     The TOTP code is left out on purpose: a client retrying after a timeout sends a fresh code.
     """
-    canonical = orjson.dumps({"asset": body.asset.upper(), "address": body.address, "amount": body.amount},
-                             option=orjson.OPT_SORT_KEYS, default=str)
+    amount = body.amount if isinstance(body.amount, str) else repr(body.amount)   # never a big int to orjson
+    canonical = orjson.dumps({"asset": body.asset.upper(), "address": body.address, "amount": amount},
+                             option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()
 
 
 def check_idempotency_key(key: str | None) -> str | None:
     if key is None:
         return None
-    if not _IDEMPOTENCY_KEY.match(key):
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidIdempotencyKey()
     return key
 
@@ -60,8 +61,11 @@ class WithdrawalService:
                       ip: str | None = None, user_agent: str | None = None) -> tuple[dict[str, Any], bool]:
         """Validate, check 2FA, hold amount + fee and record the withdrawal. Returns (body, replayed)."""
         key = check_idempotency_key(idempotency_key)
-        fingerprint = request_fingerprint(body)
         asset = await self.wallet.asset(body.asset)
+        # The amount's shape is checked first: only a plain decimal string reaches the fingerprint (a
+        # JSON integer >= 2**64 used to overflow its serialiser: a 500 instead of a 422).
+        amount = parse_amount(body.amount, max_decimals=asset.decimals)
+        fingerprint = request_fingerprint(body)
         async with self.db.unit_of_work() as uow:
             conn = uow.conn
             # Lock order: the account first, then the user row. The trade engine locks accounts and
@@ -76,7 +80,6 @@ class WithdrawalService:
                     if previous["request_hash"] != fingerprint:
                         raise IdempotencyKeyReused(details={"withdrawal_id": previous["id"]})
                     return previous["response"], True
-            amount = parse_amount(body.amount, max_decimals=asset.decimals)
             used = await repo.withdrawn_since(conn, user_id, asset.code)
             try:
                 plan = rules.plan_withdrawal(asset, body.address, amount, used)

@@ -36,7 +36,7 @@ _SAFE_PATH = re.compile(r"^(?:[a-z0-9][a-z0-9_-]{0,63}/){0,3}[a-z0-9][a-z0-9_.-]
 
 
 def _static(name: str) -> Response:
-    match = _SAFE_PATH.match(name)
+    match = _SAFE_PATH.fullmatch(name)
     if match is None or ".." in name:
         return Response(status_code=404)
     path = STATIC_DIR.joinpath(*name.split("/"))

@@ -72,7 +72,7 @@ async def config(request: Request) -> Response:
 async def qr(body: QrRequest, principal: Principal = Depends(current_principal)) -> Response:
     import segno
 
-    if not body.text.startswith("otpauth://") and not _ADDRESS_QR.match(body.text):
+    if not body.text.startswith("otpauth://") and not _ADDRESS_QR.fullmatch(body.text):
         raise ValidationFailed("Only otpauth:// URIs and deposit addresses are rendered.", code="qr_unsupported")
     code = segno.make(body.text, error="m")
     buf = io.BytesIO()
@@ -89,7 +89,7 @@ async def dev_deposit(body: DevDepositRequest, request: Request,
     if not _simulator_enabled(container.settings):
         raise NotFound("No such endpoint.")
     from ..wallet.chain.adapter import ChainError
-    from ..wallet.chain.simulator import SimulatorChain
+    from ..wallet.chain.simulator import SimulatedTransferTooLarge, SimulatorChain
 
     asset = body.asset.upper()
     row = await container.db.fetchrow(
@@ -104,6 +104,8 @@ async def dev_deposit(body: DevDepositRequest, request: Request,
     try:
         sent = await chain.send(asset, body.address, amount)
         await chain.mine(max(1, int(row["confirmations_required"])), sent.chain)
+    except SimulatedTransferTooLarge as exc:   # the bound a real deposit has (issue 11)
+        raise ValidationFailed(str(exc), code="simulated_deposit_too_large") from None
     except ChainError as exc:
         raise ValidationFailed(str(exc), code="simulated_deposit_refused") from None
     return json_response({"asset": asset, "amount": amount, "address": sent.address, "txid": sent.txid,

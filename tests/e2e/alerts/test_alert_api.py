@@ -72,6 +72,8 @@ ABSURD = [
     ({"symbol": "BTC-USDT", "condition": PRICE, "colour": "red"}, 422, "unknown_field"),
     ({"symbol": "BTC-USDT", "condition": {**PRICE, "price": "1e6"}}, 400, "invalid_level"),
     ({"symbol": "BTC-USDT", "condition": {**PRICE, "price": 60000.5}}, 400, "invalid_level"),
+    ({"symbol": "BTC-USDT", "condition": {**PRICE, "price": 60000}}, 400, "invalid_level"),   # issue 11: a number
+    ({"symbol": "BTC-USDT", "condition": {**PRICE, "price": "60000\n"}}, 400, "invalid_level"),
     ({"symbol": "BTC-USDT", "condition": {**PRICE, "price": "99999999999999999"}}, 400, "alert_price_out_of_range"),
     ({"symbol": "BTC-USDT", "condition": {"type": "rsi", "direction": "above", "level": "70", "period": 10**12,
                                           "interval": "1h"}}, 400, "invalid_period"),

@@ -123,6 +123,9 @@ async def test_order_parameter_and_filter_refusals_change_nothing(client, db, se
         ({**ORDER, "newOrderRespType": "ALL"}, -1100, None),
         ({**ORDER, "selfTradePreventionMode": "DECREMENT"}, -1130, None),
         ({**ORDER, "newClientOrderId": "has space"}, -1100, None),
+        ({**ORDER, "newClientOrderId": "abc\n"}, -1100, None),    # issue 11: full match, no final newline
+        ({**ORDER, "price": "50000\n"}, -1100, None),
+        ({**ORDER, "quantity": "0.01\n"}, -1100, None),
         ({**ORDER, "quantity": "1"}, -2010, "Account has insufficient balance for requested action."),
         ({**BTC, "side": "SELL", "type": "LIMIT", "timeInForce": "GTC", "price": "50000", "quantity": "0.01"},
          -2010, "Account has insufficient balance for requested action."),

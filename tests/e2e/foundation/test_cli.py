@@ -130,3 +130,81 @@ def test_up_with_embedded_database_serves_health_and_stops_cleanly(tmp_path: Pat
     assert "stopped" in out
     # the embedded server is gone: its pid file is removed by a clean stop
     assert not (pgdata / "postmaster.pid").exists()
+
+
+def _start_up(data_dir: Path, port: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "AMQP_URL", "SMTP_URL")}
+    env.update({"MYCRYPTO_DATA_DIR": str(data_dir), "MYCRYPTO_PORT": str(port), "LOG_LEVEL": "WARNING"})
+    proc = subprocess.Popen(MYCRYPTO + ["up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.5)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise AssertionError(f"mycrypto up did not answer /health: {proc.communicate(timeout=30)[0]}")
+
+
+def _postmaster_pid(data_dir: Path) -> int:
+    return int((data_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
+
+
+def _gone(pid: int, within: float = 30) -> bool:
+    deadline = time.time() + within
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        if time.time() >= deadline:
+            return False
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_up_stops_its_embedded_postgres_on_a_signal(tmp_path: Path, sig):
+    """Issue 11: after `mycrypto up` stopped on SIGTERM, the embedded PostgreSQL kept running (uvicorn
+    re-raises the signal after its shutdown, which killed the process before it stopped the server)."""
+    proc = _start_up(tmp_path, free_port())
+    pg = _postmaster_pid(tmp_path)
+    try:
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    try:
+        assert proc.returncode == 0 and "stopped" in out, out
+        assert _gone(pg), f"the embedded PostgreSQL (pid {pg}) outlived `mycrypto up` ({sig.name})"
+    finally:
+        if not _gone(pg, 0):
+            os.kill(pg, signal.SIGTERM)
+
+
+@pytest.mark.slow
+def test_a_crashed_platforms_leftover_postgres_is_reused_then_stopped(tmp_path: Path):
+    """A platform killed with SIGKILL leaves its PostgreSQL running (nothing can run in the process);
+    the next `mycrypto up` reuses that server and stops it when it stops itself."""
+    crashed = _start_up(tmp_path, free_port())
+    pg = _postmaster_pid(tmp_path)
+    crashed.kill()
+    crashed.communicate(timeout=30)
+    try:
+        assert not _gone(pg, 1), "the leftover server should still be running after a SIGKILL"
+        proc = _start_up(tmp_path, free_port())
+        assert _postmaster_pid(tmp_path) == pg   # reused, not a second server on the same data
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=90)
+        assert proc.returncode == 0, out
+        assert _gone(pg), "the leftover PostgreSQL was not stopped with the platform that reused it"
+        handles = json.loads((tmp_path / "pgdata" / ".handle_pids.json").read_text())
+        assert handles == [], handles
+    finally:
+        if not _gone(pg, 0):
+            os.kill(pg, signal.SIGTERM)

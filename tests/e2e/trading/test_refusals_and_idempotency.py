@@ -21,6 +21,14 @@ BAD_ORDERS = [
     ({"quantity": "1e-2"}, 422, "invalid_amount"),
     ({"price": 50000.5}, 422, "invalid_amount"),
     ({"price": " 50000"}, 422, "invalid_amount"),
+    # issue 11: a regex anchored with `$` matched before a final newline; full-match semantics refuse it
+    ({"price": "50000\n"}, 422, "invalid_amount"),
+    ({"quantity": "0.01\n"}, 422, "invalid_amount"),
+    ({"client_order_id": "abc\n"}, 400, "invalid_client_order_id"),
+    # one rule for money: amounts are JSON strings; a JSON number (even an integer) is refused
+    ({"price": 50000}, 422, "invalid_amount"),
+    ({"quantity": 1}, 422, "invalid_amount"),
+    ({"type": "market", "price": None, "quantity": None, "quote_quantity": 100}, 422, "invalid_amount"),
     ({"symbol": "DOGE-USDT"}, 400, "unknown_market"),
     ({"symbol": 5}, 422, "missing_field"),
     ({"side": "hold"}, 400, "invalid_side"),
@@ -61,10 +69,13 @@ async def test_bad_orders_are_refused_without_trace(client, db, settings, change
 
 async def test_malformed_json_and_missing_auth(client, db, settings):
     b = await make_trader(db, settings, {"USDT": "100"})
-    r = await client.post("/api/v1/trade/orders", content=b"{nope", headers=b.headers)
+    as_json = {**b.headers, "content-type": "application/json"}
+    r = await client.post("/api/v1/trade/orders", content=b"{nope", headers=as_json)
     assert r.status_code == 422 and r.json()["error"]["code"] == "malformed_json"
-    r = await client.post("/api/v1/trade/orders", content=b"[1,2]", headers=b.headers)
+    r = await client.post("/api/v1/trade/orders", content=b"[1,2]", headers=as_json)
     assert r.status_code == 422
+    r = await client.post("/api/v1/trade/orders", content=b"{nope", headers=b.headers)   # no content type
+    assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_media_type"
     r = await client.post("/api/v1/trade/orders", json=LIMIT)
     assert r.status_code == 401
     r = await client.post("/api/v1/trade/orders", json=LIMIT, headers={"Authorization": "Bearer nope"})

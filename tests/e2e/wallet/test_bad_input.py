@@ -30,6 +30,10 @@ BAD = [
     ({"amount": "1E2"}, 422, "invalid_amount"),
     ({"amount": 0.1}, 422, "invalid_amount"),  # a JSON number is never money
     ({"amount": "0.1 "}, 422, "invalid_amount"),
+    ({"amount": "0.1\n"}, 422, "invalid_amount"),   # issue 11: `$` matched before a final newline
+    ({"amount": 1}, 422, "invalid_amount"),        # one rule for money: an integer JSON number too
+    ({"amount": 2**64}, 422, "invalid_amount"),    # issue 11: was a 500 (fingerprint serialiser overflow)
+    ({"amount": 10**400}, 422, "invalid_amount"),
     ({"amount": ""}, 422, "invalid_amount"),
     ({"amount": None}, 422, "invalid_amount"),
     ({"amount": "0x10"}, 422, "invalid_amount"),
@@ -140,3 +144,38 @@ async def test_a_deposit_address_for_an_unknown_asset(funded):
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_asset"
     r = await client.get("/api/v1/wallet/balances/NOPE", headers=h)
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_asset"
+
+
+@pytest.mark.parametrize("amount", [2**64, 2**64 + 1, 10**30])
+async def test_huge_integer_amount_with_idempotency_key_is_a_4xx_on_a_kept_connection(live_server, settings, db, amount):
+    """Issue 11: a JSON integer >= 2**64 with an Idempotency-Key answered 500 (the request fingerprint's
+    serialiser overflowed) and the connection was dropped. Now: 422 invalid_amount, and the same
+    keep-alive connection answers the next request."""
+    import asyncio
+    import http.client
+    import json
+
+    user = await create_user(db)
+    await fund(db, user, "BTC", "1")
+    before = await ledger_state(db)
+    headers = {**bearer(settings, user), "content-type": "application/json",
+               "Idempotency-Key": "huge-1"}
+    body = '{"asset": "BTC", "address": "%s", "amount": %d}' % (BTC_ADDR, amount)
+
+    def exchange() -> list[tuple[int, dict, str | None]]:
+        conn = http.client.HTTPConnection("127.0.0.1", live_server.port, timeout=30)
+        out = []
+        for _ in range(2):   # the second request travels on the same socket
+            conn.request("POST", URL, body=body, headers=headers)
+            r = conn.getresponse()
+            out.append((r.status, json.loads(r.read()), r.getheader("connection")))
+        sock_still_open = conn.sock is not None
+        conn.close()
+        assert sock_still_open
+        return out
+
+    answers = await asyncio.to_thread(exchange)
+    for status, data, connection in answers:
+        assert status == 422 and data["error"]["code"] == "invalid_amount", (status, data)
+        assert connection != "close"
+    assert await ledger_state(db) == before

@@ -55,3 +55,18 @@ async def test_broadcast_is_idempotent_on_reference_and_can_be_refused(sim):
     assert await sim.broadcast("ethereum", "ETH", dest, D("1"), "withdrawal-1") == txid
     await sim.refuse_broadcasts("ethereum", None)
     assert await sim.broadcast("ethereum", "ETH", dest, D("1"), "withdrawal-2") != txid
+
+
+async def test_a_simulated_transfer_has_a_real_transfers_bound(sim, db):
+    """Issue 11: the development deposit path credited 18446744073709551616 USDT. No simulated transfer
+    may exceed what exists of the asset; nothing lands in the mempool when refused."""
+    from mycrypto.wallet.chain.simulator import SimulatedTransferTooLarge, max_transfer
+
+    address = await sim.new_address("ethereum", "USDT")
+    for asset, amount in (("USDT", D(2**64)), ("USDT", max_transfer("USDT") + D("0.000001")),
+                          ("BTC", D("21000000.00000001"))):
+        to = address if asset == "USDT" else await sim.new_address("bitcoin", "BTC")
+        with pytest.raises(SimulatedTransferTooLarge):
+            await sim.send(asset, to, amount)
+    assert await db.fetchval("SELECT count(*) FROM chainsim.transfer") == 0
+    assert (await sim.send("USDT", address, max_transfer("USDT"))).amount == max_transfer("USDT")

@@ -13,8 +13,8 @@ def test_plain_decimals_parse_exactly(text, expected):
 
 
 @pytest.mark.parametrize("bad", ["-1", "+1", "1e3", "1E-8", "NaN", "nan", "Infinity", "-Infinity", "inf",
-                                 " 1", "1 ", "", ".5", "5.", "01", "0x10", "1,5", "١", "1.2.3", None,
-                                 0.1, True, [], {}])
+                                 " 1", "1 ", "1\n", "0.5\n", "\n1", "", ".5", "5.", "01", "0x10", "1,5", "١", "1.2.3", None,
+                                 0.1, True, [], {}, 1, 10, 2**64, 10**400])
 def test_ambiguous_or_signed_or_float_input_is_refused(bad):
     with pytest.raises(InvalidAmount) as exc:
         parse_amount(bad)

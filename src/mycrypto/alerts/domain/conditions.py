@@ -203,11 +203,12 @@ def _choice(data: dict, name: str, options: dict[str, str]) -> str:
 def _decimal(data: dict, name: str) -> Decimal:
     """A plain positive decimal string (no sign, exponent, NaN; at most MAX_DECIMALS places)."""
     value = data.get(name)
-    if isinstance(value, bool) or not isinstance(value, str | int) or not _PLAIN.fullmatch(str(value)):
+    # A level is a price (or an indicator value): a JSON string like every money field, never a number.
+    if not isinstance(value, str) or not _PLAIN.fullmatch(value):
         raise AlertRuleError("invalid_level", f"{name} must be a plain positive decimal string such as \"70\".",
                              f"condition.{name}")
     try:
-        amount = Decimal(str(value))
+        amount = Decimal(value)
     except InvalidOperation:   # (the pattern already excludes it)
         raise AlertRuleError("invalid_level", f"{name} is not a number.", f"condition.{name}") from None
     exponent = amount.normalize().as_tuple().exponent

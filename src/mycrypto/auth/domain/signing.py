@@ -64,7 +64,7 @@ def sign(secret: str, payload: str) -> str:
 def verify_signature(secret: str, signed: SignedParams) -> None:
     if signed.signature is None or signed.signature == "":
         raise Rejected("signature_missing", "This request must be signed: add a 'signature' parameter.")
-    if not _HEX64.match(signed.signature):
+    if not _HEX64.fullmatch(signed.signature):
         raise Rejected("signature_invalid", "Signature for this request is not valid.")
     if not hmac.compare_digest(sign(secret, signed.payload), signed.signature.lower()):
         raise Rejected("signature_invalid", "Signature for this request is not valid.")
@@ -75,13 +75,13 @@ def check_timestamp(params: dict[str, str], now_ms: int) -> None:
     raw_ts = params.get("timestamp")
     if raw_ts is None or raw_ts == "":
         raise Rejected("timestamp_missing", "Mandatory parameter 'timestamp' was not sent.")
-    if not _DIGITS.match(raw_ts):
+    if not _DIGITS.fullmatch(raw_ts):
         raise Rejected("timestamp_invalid", "'timestamp' must be an integer number of milliseconds.")
     raw_window = params.get("recvWindow")
     if raw_window is None or raw_window == "":
         window = DEFAULT_RECV_WINDOW_MS
     else:
-        if not _DIGITS.match(raw_window) or not 0 < int(raw_window) <= MAX_RECV_WINDOW_MS:
+        if not _DIGITS.fullmatch(raw_window) or not 0 < int(raw_window) <= MAX_RECV_WINDOW_MS:
             raise Rejected("recv_window_invalid",
                            f"'recvWindow' must be an integer between 1 and {MAX_RECV_WINDOW_MS}.")
         window = int(raw_window)

@@ -26,7 +26,7 @@ from starlette.responses import Response
 
 from ...auth.apikeys import API_KEY_HEADER
 from ...auth.principal import Principal
-from ...common.errors import AppError
+from ...common.errors import UNSTORABLE_TEXT, AppError
 from ...common.http import client_ip
 from ...config import Settings
 from ...container import Container
@@ -171,6 +171,9 @@ async def _run(request: Request, fn: Handler, weight: w.Weight, auth: str | None
         raise BinanceError.of(exc, headers) from None
     except AppError as exc:
         raise translate(exc, action, headers) from None
+    except UNSTORABLE_TEXT:   # a NUL byte or the like reached PostgreSQL: the client's input, not a bug
+        raise BinanceError(c.ILLEGAL_CHARS, "Illegal characters found in a parameter.", 400, headers=headers,
+                           origin="invalid_characters") from None
     except TimeoutError:   # the market's engine is mid-batch for too long (marketdata.feed)
         raise BinanceError(c.SERVER_BUSY, c.MSG_SERVER_BUSY, 503, headers={**headers, "Retry-After": "1"},
                            origin="market_busy") from None
@@ -180,8 +183,35 @@ async def _run(request: Request, fn: Handler, weight: w.Weight, auth: str | None
         raise BinanceError(c.UNKNOWN, c.MSG_UNKNOWN, 500, headers=headers) from None
 
 
+# Parameter schemas for the OpenAPI document (the handlers read the raw query string and form body, as
+# Binance clients send them). `timestamp` and `signature` of signed endpoints are not listed: they are
+# the signing scheme (docs/binance-api.md), added by the client's signer over everything else.
+_ENUMS = {"side": ["BUY", "SELL"], "type": ["LIMIT", "MARKET", "LIMIT_MAKER"], "timeInForce": ["GTC", "IOC", "FOK"],
+          "newOrderRespType": ["ACK", "RESULT", "FULL"],
+          "interval": ["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"]}
+_INTEGERS = {"limit", "orderId", "fromId", "startTime", "endTime", "recvWindow"}
+
+
+ORDER_PARAMS = ("symbol! side! type! timeInForce quantity quoteOrderQty price newClientOrderId newOrderRespType "
+                "selfTradePreventionMode recvWindow")
+
+
+def _parameters(spec: str) -> list[dict[str, Any]]:
+    """"symbol! limit" -> OpenAPI query parameters (a trailing ! marks a required one)."""
+    out = []
+    for word in spec.split():
+        name = word.rstrip("!")
+        schema: dict[str, Any] = {"type": "string"}
+        if name in _ENUMS:
+            schema["enum"] = _ENUMS[name]
+        elif name in _INTEGERS:
+            schema = {"type": "integer", "minimum": 0}
+        out.append({"name": name, "in": "query", "required": word.endswith("!"), "schema": schema})
+    return out
+
+
 def endpoint(method: str, path: str, *, weight: w.Weight, summary: str, auth: str | None = None,
-             action: str | None = None, counts_order: bool = False) -> Callable[[Handler], Handler]:
+             action: str | None = None, counts_order: bool = False, params: str = "") -> Callable[[Handler], Handler]:
     """Register a Binance endpoint (PREFIX + path) whose handler takes a `Call` and returns JSON data."""
     def register(fn: Handler) -> Handler:
         async def route(request: Request) -> Response:
@@ -190,7 +220,8 @@ def endpoint(method: str, path: str, *, weight: w.Weight, summary: str, auth: st
         route.__name__ = f"binance_{fn.__name__}"
         security = f" Signed (HMAC-SHA256), API-key permission '{auth}'." if auth else ""
         router.add_api_route(PREFIX + path, route, methods=[method], summary=summary,
-                             description=(fn.__doc__ or "").strip() + security, response_class=Response)
+                             description=(fn.__doc__ or "").strip() + security, response_class=Response,
+                             openapi_extra={"parameters": _parameters(params)} if params else None)
         _KNOWN.setdefault(PREFIX + path, set()).add(method)
         return fn
     return register
@@ -209,7 +240,7 @@ async def server_time(call: Call) -> Any:
     return call.adapter.server_time()
 
 
-@endpoint("GET", "/exchangeInfo", weight=w.fixed(20), summary="Exchange rules and symbols")
+@endpoint("GET", "/exchangeInfo", weight=w.fixed(20), summary="Exchange rules and symbols", params="symbol symbols")
 async def exchange_info(call: Call) -> Any:
     """Optional symbol or symbols=["BTCUSDT",...]; filters PRICE_FILTER, LOT_SIZE, MARKET_LOT_SIZE, NOTIONAL."""
     per_minute, per_10s = _limits(call.settings)
@@ -217,81 +248,88 @@ async def exchange_info(call: Call) -> Any:
 
 
 # ---------------------------------------------------------------------------- market data
-@endpoint("GET", "/depth", weight=w.depth, summary="Order book")
+@endpoint("GET", "/depth", weight=w.depth, summary="Order book", params="symbol! limit")
 async def depth(call: Call) -> Any:
     """symbol; limit (default 100, max 5000)."""
     return await call.adapter.depth(call.params)
 
 
-@endpoint("GET", "/trades", weight=w.fixed(25), summary="Recent trades")
+@endpoint("GET", "/trades", weight=w.fixed(25), summary="Recent trades", params="symbol! limit")
 async def trades(call: Call) -> Any:
     """symbol; limit (default 500, max 1000). Oldest first."""
     return await call.adapter.trades(call.params)
 
 
-@endpoint("GET", "/historicalTrades", weight=w.fixed(25), summary="Older trades")
+@endpoint("GET", "/historicalTrades", weight=w.fixed(25), summary="Older trades", params="symbol! fromId limit")
 async def historical_trades(call: Call) -> Any:
     """symbol; fromId; limit (default 500, max 1000). No API key needed on MyCrypto."""
     return await call.adapter.historical_trades(call.params)
 
 
-@endpoint("GET", "/aggTrades", weight=w.fixed(4), summary="Aggregate trades")
+@endpoint("GET", "/aggTrades", weight=w.fixed(4), summary="Aggregate trades",
+          params="symbol! fromId startTime endTime limit")
 async def agg_trades(call: Call) -> Any:
     """symbol; fromId, startTime, endTime; limit (default 500, max 1000). One aggregate per trade."""
     return await call.adapter.agg_trades(call.params)
 
 
-@endpoint("GET", "/klines", weight=w.fixed(2), summary="Klines (candlesticks)")
+@endpoint("GET", "/klines", weight=w.fixed(2), summary="Klines (candlesticks)",
+          params="symbol! interval! startTime endTime limit")
 async def klines(call: Call) -> Any:
     """symbol; interval 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1M; startTime, endTime; limit (default
     500, max 1000). Intervals that are not stored are aggregated from stored candles."""
     return await call.adapter.klines(call.params)
 
 
-@endpoint("GET", "/uiKlines", weight=w.fixed(2), summary="Klines (same as /klines)")
+@endpoint("GET", "/uiKlines", weight=w.fixed(2), summary="Klines (same as /klines)",
+          params="symbol! interval! startTime endTime limit")
 async def ui_klines(call: Call) -> Any:
     """Same parameters and answer as /klines."""
     return await call.adapter.klines(call.params)
 
 
-@endpoint("GET", "/avgPrice", weight=w.fixed(2), summary="Average price over the last 5 minutes")
+@endpoint("GET", "/avgPrice", weight=w.fixed(2), summary="Average price over the last 5 minutes", params="symbol!")
 async def avg_price(call: Call) -> Any:
     """symbol. Volume-weighted over the last 5 minutes' trades; the last price when there were none."""
     return await call.adapter.avg_price(call.params)
 
 
-@endpoint("GET", "/ticker/24hr", weight=w.ticker_24hr, summary="24 hour rolling statistics")
+@endpoint("GET", "/ticker/24hr", weight=w.ticker_24hr, summary="24 hour rolling statistics",
+          params="symbol symbols type")
 async def ticker_24hr(call: Call) -> Any:
     """symbol, symbols=[...] or neither (every symbol); type FULL (default) or MINI."""
     return await call.adapter.ticker_24hr(call.params)
 
 
-@endpoint("GET", "/ticker/price", weight=w.ticker_light, summary="Last price")
+@endpoint("GET", "/ticker/price", weight=w.ticker_light, summary="Last price", params="symbol symbols")
 async def ticker_price(call: Call) -> Any:
     """symbol, symbols=[...] or neither (every symbol)."""
     return await call.adapter.ticker_price(call.params)
 
 
-@endpoint("GET", "/ticker/bookTicker", weight=w.ticker_light, summary="Best bid and ask")
+@endpoint("GET", "/ticker/bookTicker", weight=w.ticker_light, summary="Best bid and ask", params="symbol symbols")
 async def book_ticker(call: Call) -> Any:
     """symbol, symbols=[...] or neither (every symbol)."""
     return await call.adapter.book_ticker(call.params)
 
 
 # ---------------------------------------------------------------------------- account (signed)
-@endpoint("GET", "/account", weight=w.fixed(20), auth=READ, summary="Account balances")
+@endpoint("GET", "/account", weight=w.fixed(20), auth=READ, summary="Account balances",
+          params="omitZeroBalances recvWindow")
 async def account(call: Call) -> Any:
     """Balances free/locked per asset (omitZeroBalances=true to drop empty ones) and commission rates."""
     return await call.adapter.account(call.user, call.params)
 
 
-@endpoint("GET", "/account/commission", weight=w.fixed(20), auth=READ, summary="Commission rates of a symbol")
+@endpoint("GET", "/account/commission", weight=w.fixed(20), auth=READ, summary="Commission rates of a symbol",
+          params="symbol! recvWindow")
 async def account_commission(call: Call) -> Any:
     """symbol."""
     return await call.adapter.commission(call.user, call.params)
 
 
-@endpoint("POST", "/order", weight=w.fixed(1), auth=TRADE, action=ORDER, counts_order=True, summary="New order")
+@endpoint("POST", "/order", weight=w.fixed(1), auth=TRADE, action=ORDER, counts_order=True, summary="New order",
+          params=ORDER_PARAMS)
 async def new_order(call: Call) -> Any:
     """symbol, side BUY/SELL, type LIMIT (timeInForce GTC/IOC/FOK, price, quantity) | LIMIT_MAKER (price,
     quantity) | MARKET (quantity, or quoteOrderQty for BUY); newClientOrderId (<= 36 chars, idempotent per
@@ -299,44 +337,51 @@ async def new_order(call: Call) -> Any:
     return await call.adapter.new_order(call.user, call.params)
 
 
-@endpoint("POST", "/order/test", weight=w.fixed(1), auth=TRADE, action=ORDER, summary="Test new order")
+@endpoint("POST", "/order/test", weight=w.fixed(1), auth=TRADE, action=ORDER, summary="Test new order",
+          params=ORDER_PARAMS)
 async def test_order(call: Call) -> Any:
     """Same parameters as POST /order; checks everything but places nothing. Returns {}."""
     return await call.adapter.test_order(call.user, call.params)
 
 
-@endpoint("GET", "/order", weight=w.fixed(4), auth=READ, action=QUERY, summary="Query order")
+@endpoint("GET", "/order", weight=w.fixed(4), auth=READ, action=QUERY, summary="Query order",
+          params="symbol! orderId origClientOrderId recvWindow")
 async def query_order(call: Call) -> Any:
     """symbol; orderId or origClientOrderId."""
     return await call.adapter.query_order(call.user, call.params)
 
 
-@endpoint("DELETE", "/order", weight=w.fixed(1), auth=TRADE, action=CANCEL, summary="Cancel order")
+@endpoint("DELETE", "/order", weight=w.fixed(1), auth=TRADE, action=CANCEL, summary="Cancel order",
+          params="symbol! orderId origClientOrderId newClientOrderId recvWindow")
 async def cancel_order(call: Call) -> Any:
     """symbol; orderId or origClientOrderId; newClientOrderId (echoed as clientOrderId)."""
     return await call.adapter.cancel_order(call.user, call.params)
 
 
-@endpoint("GET", "/openOrders", weight=w.open_orders, auth=READ, action=QUERY, summary="Current open orders")
+@endpoint("GET", "/openOrders", weight=w.open_orders, auth=READ, action=QUERY, summary="Current open orders",
+          params="symbol recvWindow")
 async def open_orders(call: Call) -> Any:
     """symbol (optional: every symbol without it)."""
     return await call.adapter.open_orders(call.user, call.params)
 
 
 @endpoint("DELETE", "/openOrders", weight=w.fixed(1), auth=TRADE, action=CANCEL,
-          summary="Cancel all open orders on a symbol")
+          summary="Cancel all open orders on a symbol",
+          params="symbol! recvWindow")
 async def cancel_open_orders(call: Call) -> Any:
     """symbol."""
     return await call.adapter.cancel_open_orders(call.user, call.params)
 
 
-@endpoint("GET", "/allOrders", weight=w.fixed(20), auth=READ, action=QUERY, summary="All orders")
+@endpoint("GET", "/allOrders", weight=w.fixed(20), auth=READ, action=QUERY, summary="All orders",
+          params="symbol! orderId startTime endTime limit recvWindow")
 async def all_orders(call: Call) -> Any:
     """symbol; orderId (from this id), startTime, endTime; limit (default 500, max 1000). Oldest first."""
     return await call.adapter.all_orders(call.user, call.params)
 
 
-@endpoint("GET", "/myTrades", weight=w.my_trades, auth=READ, action=QUERY, summary="Account trade list")
+@endpoint("GET", "/myTrades", weight=w.my_trades, auth=READ, action=QUERY, summary="Account trade list",
+          params="symbol! orderId fromId startTime endTime limit recvWindow")
 async def my_trades(call: Call) -> Any:
     """symbol; orderId, or fromId/startTime/endTime; limit (default 500, max 1000). Oldest first."""
     return await call.adapter.my_trades(call.user, call.params)

@@ -75,7 +75,7 @@ def parse_choice(value: object, choices: dict[str, int], field: str, *, upper: b
 def check_client_order_id(value: object) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not CLIENT_ORDER_ID.match(value):
+    if not isinstance(value, str) or not CLIENT_ORDER_ID.fullmatch(value):
         raise OrderRuleError("invalid_client_order_id",
                              "client_order_id must be 1-36 characters of A-Z a-z 0-9 . : / _ -.",
                              {"field": "client_order_id"})

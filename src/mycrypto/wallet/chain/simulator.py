@@ -10,6 +10,11 @@ A transfer's confirmations are `height - block_height + 1` once mined, 0 while i
 Inserts on a chain hold that chain's row lock, so transfer ids commit in id order and the id is a
 safe scan cursor for `incoming_transfers`. Broadcasts are idempotent on their reference, and
 `refuse_broadcasts` makes every broadcast on a chain fail (to exercise the `failed` path).
+
+A simulated transfer gets the bounds a real one has (issue 11: the development deposit helper credited
+18446744073709551616 USDT): never more than the asset's whole real-world supply in one transfer
+(`MAX_TRANSFER`), refused with `SimulatedTransferTooLarge` - the web helper answers 422
+`simulated_deposit_too_large`, `mycrypto chain send` one `error:` line.
 """
 from __future__ import annotations
 
@@ -23,6 +28,19 @@ from .adapter import BroadcastRejected, ChainAdapter, ChainError, Transfer, Tran
 
 _BECH32_CHARS = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 MAX_BLOCKS_PER_MINE = 10_000
+# About each asset's whole circulating supply, rounded up: no real deposit can be larger, so no simulated
+# one may be (an absurd balance would also overflow what the UI, the engine's integers and NUMERIC keep).
+MAX_TRANSFER: dict[str, Decimal] = {"BTC": Decimal("21000000"), "ETH": Decimal("200000000"),
+                                    "USDT": Decimal("200000000000")}
+DEFAULT_MAX_TRANSFER = Decimal("1000000000")
+
+
+class SimulatedTransferTooLarge(ChainError):
+    """A simulated transfer above the asset's bound (`MAX_TRANSFER`)."""
+
+
+def max_transfer(asset: str) -> Decimal:
+    return MAX_TRANSFER.get(asset, DEFAULT_MAX_TRANSFER)
 
 
 def _random_address(chain: str) -> str:
@@ -110,6 +128,9 @@ class SimulatorChain(ChainAdapter):
         """A transfer from outside to `address` (the mempool); `mycrypto chain send`."""
         if amount <= 0:
             raise ChainError("amount must be greater than zero")
+        if amount > max_transfer(asset):
+            raise SimulatedTransferTooLarge(
+                f"a simulated {asset} transfer is at most {max_transfer(asset):f} (more than exists)")
         async with self.db.unit_of_work() as uow:
             row = await uow.conn.fetchrow("SELECT chain, address_pattern FROM wallet.asset WHERE code = $1", asset)
             if row is None:

@@ -55,7 +55,7 @@ class Params:
         raw = self.get(name)
         if raw is None:
             return default
-        if not _INTEGER.match(raw):
+        if not _INTEGER.fullmatch(raw):
             raise illegal(name, "^[0-9]{1,19}$")
         value = int(raw)
         hi = MAX_DB_ID if hi is None else hi
@@ -69,7 +69,7 @@ class Params:
         raw = self.get(name)
         if raw is None:
             return None
-        if not _DECIMAL.match(raw):
+        if not _DECIMAL.fullmatch(raw):
             raise illegal(name, DECIMAL_RANGE)
         return Decimal(raw)
 
@@ -86,13 +86,13 @@ class Params:
         if name in self.values and self.values[name] == "":
             raise Reject(EMPTY_NEW_CL_ORD_ID, "New client order ID was empty.")
         raw = self.get(name)
-        if raw is not None and not _CLIENT_ID.match(raw):
+        if raw is not None and not _CLIENT_ID.fullmatch(raw):
             raise illegal(name, CLIENT_ID_RANGE)
         return raw
 
     def symbol(self, name: str = "symbol") -> str | None:
         raw = self.get(name)
-        if raw is not None and not _SYMBOL.match(raw.upper()):
+        if raw is not None and not _SYMBOL.fullmatch(raw.upper()):
             raise illegal(name, "^[A-Z0-9-_.]{1,20}$")
         return None if raw is None else raw.upper()
 
@@ -105,7 +105,7 @@ class Params:
             items = json.loads(raw)
         except ValueError:
             raise illegal(name, '^\\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\\]$') from None
-        if not isinstance(items, list) or not items or not all(isinstance(s, str) and _SYMBOL.match(s.upper())
+        if not isinstance(items, list) or not items or not all(isinstance(s, str) and _SYMBOL.fullmatch(s.upper())
                                                               for s in items):
             raise illegal(name, '^\\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\\]$')
         return [s.upper() for s in items]

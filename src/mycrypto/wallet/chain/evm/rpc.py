@@ -123,25 +123,25 @@ class RpcClient:
 
 # ------------------------------------------------------------------------------------------ parsing
 def quantity(value: Any, what: str = "quantity") -> int:
-    if not isinstance(value, str) or not _HEX_QUANTITY.match(value.lower()) or len(value) > 66:
+    if not isinstance(value, str) or not _HEX_QUANTITY.fullmatch(value.lower()) or len(value) > 66:
         raise Garbage(f"bad {what}: {str(value)[:80]!r}")
     return int(value, 16)
 
 
 def tx_hash(value: Any, what: str = "hash") -> str:
-    if not isinstance(value, str) or not _HASH.match(value.lower()):
+    if not isinstance(value, str) or not _HASH.fullmatch(value.lower()):
         raise Garbage(f"bad {what}: {str(value)[:80]!r}")
     return value.lower()
 
 
 def address(value: Any, what: str = "address") -> str:
-    if not isinstance(value, str) or not _ADDRESS.match(value):
+    if not isinstance(value, str) or not _ADDRESS.fullmatch(value):
         raise Garbage(f"bad {what}: {str(value)[:80]!r}")
     return value.lower()
 
 
 def data(value: Any, what: str = "data") -> str:
-    if not isinstance(value, str) or not _DATA.match(value.lower()):
+    if not isinstance(value, str) or not _DATA.fullmatch(value.lower()):
         raise Garbage(f"bad {what}: {str(value)[:80]!r}")
     return value.lower()
 
