@@ -30,6 +30,22 @@ async def test_health_is_503_when_a_configured_dependency_is_down(db_dsn):
     assert r.json()["checks"] == {"database": "ok", "cache": "down", "queue": "down"}
 
 
+async def test_health_is_degraded_not_down_when_only_redis_is_down(db_dsn):
+    """Redis holds only what has a fallback (rate limits use in-process buckets): 200, `degraded`, and why."""
+    settings = make_settings(db_dsn, redis_url="redis://127.0.0.1:1/0")
+    app = create_app(settings, access_log=False)
+    async with LifespanManager(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            r = await c.get("/health")
+            metrics = (await c.get("/metrics")).text
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "degraded"
+    assert body["checks"] == {"database": "ok", "cache": "down", "queue": "not_configured"}
+    assert "in-memory" in body["fallbacks"]["cache"]
+    assert "mycrypto_redis_up 0.0" in metrics
+
+
 async def test_health_is_503_when_the_database_is_down(app, client):
     await app.state.container.db.close()  # simulate losing the database
     r = await client.get("/health")

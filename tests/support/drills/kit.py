@@ -175,6 +175,7 @@ async def account_for(db: Database, tally: Tally) -> tuple[dict[str, int], dict[
     withdrawals = [(op.user.user_id, op.key, int(body["id"])) for op, body in tally.acked.values()
                    if op.kind == "withdrawal"]
     acknowledged["order"], acknowledged["withdrawal"] = len(orders), len(withdrawals)
+    found["order"] = found["withdrawal"] = 0
     if orders:
         found["order"] = await db.fetchval(
             "SELECT count(*) FROM trade.spot_order o JOIN unnest($1::bigint[], $2::text[], $3::bigint[]) "
