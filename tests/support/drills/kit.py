@@ -76,6 +76,8 @@ class Tally:
     codes: Counter = field(default_factory=Counter)                               # (phase, status, code) -> n
     server_errors: list[str] = field(default_factory=list)                        # any 500 is a bug
     first_ack_at: dict[str, float] = field(default_factory=dict)                  # phase -> monotonic time
+    replayed: Counter = field(default_factory=Counter)                            # phase -> Idempotent-Replayed answers
+    acked_ids: dict[str, list[Any]] = field(default_factory=dict)                 # key -> every id it was answered with
 
     def record(self, phase: str, op: Op, status: int | None, body: Any) -> None:
         self.statuses[(phase, status)] += 1
@@ -84,6 +86,8 @@ class Tally:
             self.codes[(phase, status, code)] += 1
         if status is not None and 200 <= status < 300:
             self.acked[op.key] = (op, body)
+            self.acked_ids.setdefault(op.key, []).append(body.get("order_id", body.get("id")) if isinstance(body, dict)
+                                                         else None)
             self.unknown.pop(op.key, None)
             self.first_ack_at.setdefault(phase, time.monotonic())
         elif status is None or status >= 500:
@@ -100,7 +104,10 @@ class Tally:
 
     def summary(self) -> dict[str, Any]:
         return {"statuses": {f"{p}:{s}": n for (p, s), n in sorted(self.statuses.items(), key=str)},
-                "codes": {f"{p}:{s}:{c}": n for (p, s, c), n in sorted(self.codes.items(), key=str)}}
+                "codes": {f"{p}:{s}:{c}": n for (p, s, c), n in sorted(self.codes.items(), key=str)},
+                "replayed": dict(self.replayed),
+                # a key answered with two different ids would be a double: must stay 0
+                "keys_with_two_ids": sum(1 for ids in self.acked_ids.values() if len(set(map(str, ids))) > 1)}
 
 
 async def send(client: httpx.AsyncClient, base: str, op: Op, tally: Tally, phase: str,
@@ -115,6 +122,8 @@ async def send(client: httpx.AsyncClient, base: str, op: Op, tally: Tally, phase
     except ValueError:
         body = {"raw": r.text[:200]}
     tally.record(phase, op, r.status_code, body)
+    if r.headers.get("Idempotent-Replayed") == "true":
+        tally.replayed[phase] += 1
     return r.status_code
 
 
