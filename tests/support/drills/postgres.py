@@ -42,7 +42,7 @@ async def postgres_restart_drill(*, users: int = 4, workers: int = 8, before_s: 
         dsn = pg.create_database("mycrypto")
         env = platform_env(dsn, RATE_LIMITS_ENABLED="false", WALLET_WATCH_INTERVAL_SECONDS="1")
         platform = PlatformProcess("all", env, migrate=True, name="all").start()
-        db = Database(dsn, min_size=1, max_size=2)
+        db = Database(dsn, min_size=0, max_size=2)   # 0: no reconnect loop of its own while the server is down
         await db.connect()
         people = await make_users(db, drill_settings(dsn), users, FUNDS)
         load = Load([platform.url], people, mixed_ops("pg"), workers=workers).start()
