@@ -12,7 +12,7 @@ from tests.support.private_servers import require_binaries
 
 async def test_wallet_sigkill_mid_load_credits_once_and_loses_no_hold():
     require_binaries()
-    report = await wallet_kill_drill(users=4, workers=8, before_s=3, down_s=1, after_s=3)
+    report = await wallet_kill_drill(users=4, workers=8, before_s=2, down_s=1, after_s=2)
     print(report.line())
     n = report.numbers
     assert n["server_errors"] == 0, n.get("unhandled")

@@ -7,7 +7,6 @@ price), so trades settle throughout; every fifth operation is a small BTC withdr
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from collections.abc import Callable, Sequence
 
@@ -28,7 +27,10 @@ def mixed_ops(prefix: str, withdraw_every: int = 5) -> Callable[[User, int], Op]
 
 class Load:
     def __init__(self, bases: Sequence[str], users: Sequence[User], make_op: Callable[[User, int], Op],
-                 workers: int = 8, pause_s: float = 0.0, timeout: float = 10.0, max_ops: int = 100_000) -> None:
+                 workers: int = 8, pause_s: float = 0.0, timeout: float = 10.0, max_ops: int = 100_000,
+                 shared_keys: bool = False) -> None:
+        """`shared_keys`: workers of the same user send the same keys (concurrent duplicates, which must be
+        answered as replays of one operation); otherwise every worker has keys of its own."""
         self.bases = list(bases)
         self.users = list(users)
         self.make_op = make_op
@@ -36,13 +38,13 @@ class Load:
         self.pause_s = pause_s
         self.timeout = timeout
         self.max_ops = max_ops
+        self.shared_keys = shared_keys
         self.phase = "before"
         self.tally = Tally()
         self.sent = 0
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.client = httpx.AsyncClient(limits=httpx.Limits(max_connections=workers * 2))
-        self._counter = itertools.count()
 
     def start(self) -> Load:
         self._tasks = [asyncio.create_task(self._worker(w)) for w in range(self.workers)]
@@ -51,7 +53,7 @@ class Load:
     async def _worker(self, w: int) -> None:
         user = self.users[w % len(self.users)]
         base = self.bases[w % len(self.bases)]
-        i = 0
+        i = 0 if self.shared_keys else w * 1_000_000
         while not self._stop.is_set() and self.sent < self.max_ops:
             i += 1
             self.sent += 1

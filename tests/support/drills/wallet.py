@@ -19,9 +19,8 @@ import httpx
 
 from mycrypto.db.database import Database
 from mycrypto.wallet.chain.simulator import SimulatorChain
-from tests.support.drills.kit import Report, drill_settings, make_report, make_users, retry_unknown
+from tests.support.drills.kit import Report, drill_settings, make_report, make_users, retry_unknown, withdrawal_op
 from tests.support.drills.load import Load, wait_until
-from tests.support.drills.kit import withdrawal_op
 from tests.support.platform_process import PlatformProcess, platform_env
 from tests.support.private_servers import PrivatePostgres
 
@@ -80,7 +79,7 @@ async def wallet_kill_drill(*, users: int = 4, workers: int = 8, before_s: float
                 addresses.append(r.json()["address"])
             chain = Chain(db, addresses).start()
             load = Load([platform.url], people, lambda u, i: withdrawal_op(u, f"wd-{u.user_id}-{i}"),
-                        workers=workers, pause_s=0.05).start()
+                        workers=workers, pause_s=0.05, shared_keys=True).start()
             await asyncio.sleep(before_s)
             restart_s = []
             for _ in range(kills):
