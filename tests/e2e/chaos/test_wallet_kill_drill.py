@@ -27,5 +27,7 @@ async def test_wallet_sigkill_mid_load_credits_once_and_loses_no_hold():
     assert report.found == report.acknowledged and report.lost == 0 and report.duplicates == 0
     assert report.answers["keys_with_two_ids"] == 0
     assert set(n["withdrawals_by_status"]) == {"confirmed"}, n["withdrawals_by_status"]
+    # each withdrawal paid out on the chain exactly once, although the processor was killed mid-round
+    assert n["chain_payouts"] == n["chain_payout_references"] == n["withdrawals_by_status"]["confirmed"], n
     # no lost hold: locked equals pending withdrawals and open orders (part of verify), books balance
     assert report.verify_ok, report.verify_output

@@ -101,13 +101,18 @@ async def wallet_kill_drill(*, users: int = 4, workers: int = 8, before_s: float
             "count(DISTINCT (txid, vout)) AS distinct_tx, coalesce(sum(amount) FILTER (WHERE status = 'credited'), 0) "
             "AS amount FROM wallet.deposit")
         deposit_postings = await db.fetchval("SELECT count(*) FROM wallet.posting WHERE kind = 'deposit'")
+        # the processor killed mid-broadcast must not pay twice: one chain transfer per withdrawal reference
+        broadcasts = await db.fetchrow(
+            "SELECT count(*) AS transfers, count(DISTINCT reference) AS refs FROM chainsim.transfer "
+            "WHERE reference LIKE 'withdrawal-%'")
         withdrawals = {r["status"]: r["n"] for r in await db.fetch(
             "SELECT status::text, count(*) AS n FROM wallet.withdrawal GROUP BY status")}
         numbers = {"deposits_sent": len(chain.sent), "deposit_rows": deposits["rows"],
                    "deposits_credited": deposits["credited"], "deposit_postings": deposit_postings,
                    "deposit_amount_credited": str(deposits["amount"].normalize()),
                    "deposit_amount_sent": str((DEPOSIT * len(chain.sent)).normalize()),
-                   "withdrawals_by_status": withdrawals, "settled_s": None if settled is None else round(settled, 2),
+                   "withdrawals_by_status": withdrawals, "chain_payouts": broadcasts["transfers"],
+                   "chain_payout_references": broadcasts["refs"], "settled_s": None if settled is None else round(settled, 2),
                    "restart_ready_s": restart_s, "sent": load.sent, "server_errors": len(load.tally.server_errors),
                    "retried_replayed": load.tally.replayed.get("retry", 0)}
         report = await make_report("wallet-kill", db, load.tally, env, numbers)
