@@ -73,6 +73,9 @@ async def test_routes_answer_503_database_unavailable_not_500_when_the_database_
         assert r.status_code == 503, (r.request.url, r.text)
         assert r.json()["error"]["code"] == "database_unavailable", r.text
         assert r.headers["retry-after"] == "2"
+    # the Binance-compatible API answers in its own dialect: 503 "server busy", not -1000/500
+    r = await client.get("/api/v3/account?timestamp=1&signature=00", headers={"X-MBX-APIKEY": "A" * 64})
+    assert r.status_code == 503 and r.json()["code"] == -1008, r.text
 
 
 async def test_unknown_route_is_json_error_with_request_id(client):
