@@ -9,11 +9,9 @@ database, every operation the platform ACKNOWLEDGED (a 2xx answer) and find each
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -213,10 +211,3 @@ async def make_report(drill: str, db: Database, tally: Tally, env: dict[str, str
     ok, output = await asyncio.to_thread(run_verify, env)
     return Report(drill, acknowledged, found, duplicates, ok, output, numbers, tally.summary())
 
-
-def dumps(report: Report) -> str:
-    return json.dumps(report.as_dict(), default=str)
-
-
-def dec(value: Any) -> Decimal:
-    return Decimal(str(value))
