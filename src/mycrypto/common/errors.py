@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from ..db.database import DatabaseUnavailable
 from .metrics import record_error_code
 
 log = logging.getLogger("mycrypto.errors")
@@ -93,9 +94,40 @@ UNSTORABLE_TEXT: tuple[type[Exception], ...] = (asyncpg.exceptions.CharacterNotI
                                                  asyncpg.exceptions.UntranslatableCharacterError)
 
 
-def as_app_error(exc: Exception) -> AppError:
-    """`exc` itself if an AppError; InvalidCharacters for UNSTORABLE_TEXT."""
-    return exc if isinstance(exc, AppError) else InvalidCharacters()
+class DatabaseOutage(ServiceUnavailable):
+    """The database cannot be reached right now (restarting, failing over, refusing connections): 503 with a
+    stable reason instead of a 500. Whether a write whose connection broke mid-COMMIT landed is unknown, so
+    the message says to retry with the same key (client_order_id / Idempotency-Key): that retry is safe."""
+
+    code, message = ("database_unavailable",
+                     "The database is unavailable; retry shortly (with the same client_order_id or "
+                     "Idempotency-Key for a write).")
+
+    def __init__(self, message: str | None = None, retry_after: int = 2) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)}, details={"retry_after": retry_after})
+
+
+# What "the database is unavailable" looks like from the driver: the connection could not be opened or was
+# cut (server shut down, restarting, crashed, too many connections, pool closed; asyncpg's InternalClientError
+# on a connection whose session the server terminated, see db/database.py). Narrower than
+# db.database.DB_DOWN on purpose: a bare OSError/TimeoutError may come from anything (a file, a broker), and
+# only the connection kinds of OSError are taken as the database's. Every exception handler and the trade
+# fast path map these to DatabaseOutage, so a database outage is a 503 `database_unavailable` in one place.
+DATABASE_OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    DatabaseUnavailable, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
+    asyncpg.InternalClientError, ConnectionError)
+
+
+def as_app_error(exc: BaseException) -> AppError | None:
+    """The AppError a non-AppError exception stands for (unstorable text, a database outage), or None (a bug: a 500)."""
+    if isinstance(exc, AppError):
+        return exc
+    if isinstance(exc, UNSTORABLE_TEXT):
+        return InvalidCharacters()
+    if isinstance(exc, DATABASE_OUTAGE_ERRORS):
+        return DatabaseOutage()
+    return None
 
 
 def error_response(request: Request | None, status: int, body: dict[str, Any],
@@ -160,8 +192,19 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(request, exc.status_code, {"error": {"code": code, "message": message}},
                               getattr(exc, "headers", None))
 
+    async def _outage(request: Request, exc: Exception) -> Response:
+        err = DatabaseOutage()
+        log.warning("database unavailable", extra={"code": err.code, "status": err.http_status,
+                                                   "path": request.url.path, "reason": repr(exc)[:200]})
+        return error_response(request, err.http_status, err.body(), err.headers)
+
+    for outage in DATABASE_OUTAGE_ERRORS:
+        app.add_exception_handler(outage, _outage)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, DATABASE_OUTAGE_ERRORS):   # raised outside the routes (e.g. in a middleware)
+            return await _outage(request, exc)
         # A 500 is always a bug: log the traceback, tell the client only the request id. (This runs
         # outside PlatformMiddleware, after its request-id context ended: pass the id explicitly.)
         log.exception("unhandled error", extra={"path": request.url.path,

@@ -55,6 +55,11 @@ HTTP_LATENCY = Histogram("mycrypto_http_request_duration_seconds",
                          ["service", "method", "route"], buckets=LATENCY_BUCKETS)
 HTTP_ERRORS = Counter("mycrypto_http_errors", "Error responses (4xx/5xx) by the stable error code of their body.",
                       ["service", "status", "code"])
+RATE_LIMIT_FALLBACKS = Counter("mycrypto_rate_limit_fallbacks",
+                               "Rate-limit decisions taken by in-process buckets because Redis failed or is "
+                               "being skipped after a failure (docs/operations.md, Fault drills).")
+REDIS_UP = Gauge("mycrypto_redis_up", "1 when Redis (REDIS_URL) answered the last rate-limit hit or health check, "
+                 "0 when it failed (the rate limiter then uses in-process buckets).")
 RATE_LIMITED = Counter("mycrypto_rate_limit_hits", "Requests refused by a rate limit (HTTP 429), by route.",
                        ["service", "route"])
 

@@ -11,6 +11,10 @@ and says how long until it would pass (`retry_after`, seconds) - that becomes `R
 With REDIS_URL the bucket lives in Redis and is updated by one Lua script (atomic, using Redis'
 clock, so replicas agree). If Redis is unreachable the limiter falls back to the in-process buckets
 and logs a warning rather than failing every request: a degraded limit beats an outage of login.
+After a failure it does not ask Redis again for SKIP_AFTER_FAILURE_S (5 s), so a hung Redis (accepting
+connections, answering nothing) costs one socket timeout now and then, not one per request.
+`mycrypto_redis_up` and `mycrypto_rate_limit_fallbacks_total` show it in /metrics; /health says
+`degraded` with `checks.cache: down` (common/health.py).
 With RATE_LIMITS_ENABLED=false every hit is allowed (load tests, some test suites).
 """
 from __future__ import annotations
@@ -21,9 +25,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .errors import RateLimited
+from .metrics import RATE_LIMIT_FALLBACKS, REDIS_UP
 
 log = logging.getLogger("mycrypto.ratelimit")
 NEVER_S = 86400.0  # retry_after when cost > burst: the request can never pass
+# after a Redis failure, decide in-process this long before asking it again: a hung Redis then costs one
+# socket timeout (2 s) per 5 s instead of one per hit, and a recovered one is used again within 5 s
+SKIP_AFTER_FAILURE_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,17 +174,25 @@ class RedisLimiter(_Base):
         self.fallback = fallback or MemoryLimiter()
         self._script = redis.register_script(_LUA)
         self._warned_at = 0.0
+        self._skip_until = 0.0
 
     async def hit(self, key: str, *, cost: float = 1, rate: float, burst: float) -> Decision:
         _validate(cost, rate, burst)
+        if time.monotonic() < self._skip_until:   # Redis failed just now: do not wait on it again yet
+            RATE_LIMIT_FALLBACKS.inc()
+            return await self.fallback.hit(key, cost=cost, rate=rate, burst=burst)
         try:
             allowed, remaining, retry_ms = await self._script(keys=[self.prefix + key], args=[rate, burst, cost])
         except Exception as exc:  # Redis down/timeouts: degrade to per-process limits, never to "no limit"
             now = time.monotonic()
+            self._skip_until = now + SKIP_AFTER_FAILURE_S
+            REDIS_UP.set(0)
+            RATE_LIMIT_FALLBACKS.inc()
             if now - self._warned_at > 30:
                 self._warned_at = now
                 log.warning("rate limiter: Redis unavailable, using in-process buckets", extra={"error": str(exc)})
             return await self.fallback.hit(key, cost=cost, rate=rate, burst=burst)
+        REDIS_UP.set(1)
         retry = NEVER_S if int(retry_ms) < 0 else int(retry_ms) / 1000
         return Decision(bool(int(allowed)), int(remaining) / 1000, retry)
 

@@ -32,8 +32,12 @@ class DatabaseUnavailable(Exception):
 # The driver's errors that mean "the database could not be reached, or the connection was lost": the
 # outcome of a statement in flight is unknown (it may have committed), unlike a refusal the data
 # explains. The trade engine decides between "replay" and "find out what committed" on this.
+# asyncpg's InternalClientError ("cannot switch to state N; another operation is in progress") is what a
+# pooled connection whose session the server terminated mid-operation raises (MagicStack/asyncpg#784,
+# #1069; seen in the PostgreSQL restart drill): the connection is broken, the outcome unknown.
 DB_DOWN = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-           asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError, DatabaseUnavailable, TimeoutError)
+           asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
+           asyncpg.InternalClientError, DatabaseUnavailable, TimeoutError)
 
 
 class Queryable(Protocol):

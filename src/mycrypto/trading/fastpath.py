@@ -20,7 +20,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ..common.errors import UNSTORABLE_TEXT, AppError, as_app_error, error_response
+from ..common.errors import DATABASE_OUTAGE_ERRORS, UNSTORABLE_TEXT, AppError, as_app_error, error_response
 from .api import CONSTANT, handle_orderbook, place_order_body
 
 log = logging.getLogger("mycrypto.errors")
@@ -116,8 +116,9 @@ class TradeFastPath:
                 if not message.get("more_body", False):
                     break
             out = await place_order_body(request, b"".join(chunks))
-        except (AppError, *UNSTORABLE_TEXT) as exc:
-            exc = as_app_error(exc)
+        except (AppError, *UNSTORABLE_TEXT, *DATABASE_OUTAGE_ERRORS) as caught:
+            exc = as_app_error(caught)
+            assert exc is not None
             log.info("request refused", extra={"code": exc.code, "status": exc.http_status,
                                                "path": scope["path"], "reason": exc.message})
             out = error_response(request, exc.http_status, exc.body(), exc.headers)
@@ -134,8 +135,9 @@ class TradeFastPath:
         request = Request(scope, receive)
         try:
             response = await handler(request, *args)
-        except (AppError, *UNSTORABLE_TEXT) as exc:
-            exc = as_app_error(exc)
+        except (AppError, *UNSTORABLE_TEXT, *DATABASE_OUTAGE_ERRORS) as caught:
+            exc = as_app_error(caught)
+            assert exc is not None
             log.info("request refused", extra={"code": exc.code, "status": exc.http_status,
                                                "path": scope["path"], "reason": exc.message})
             response = error_response(request, exc.http_status, exc.body(), exc.headers)

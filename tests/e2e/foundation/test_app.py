@@ -6,6 +6,7 @@ from asgi_lifespan import LifespanManager
 from mycrypto.apps import create_app
 from mycrypto.common.http import CONTENT_SECURITY_POLICY
 from tests.conftest import make_settings
+from tests.support.factories import bearer, create_user
 
 
 async def test_health_endpoints_report_database_and_unconfigured_dependencies(client):
@@ -30,12 +31,51 @@ async def test_health_is_503_when_a_configured_dependency_is_down(db_dsn):
     assert r.json()["checks"] == {"database": "ok", "cache": "down", "queue": "down"}
 
 
+async def test_health_is_degraded_not_down_when_only_redis_is_down(db_dsn):
+    """Redis holds only what has a fallback (rate limits use in-process buckets): 200, `degraded`, and why."""
+    settings = make_settings(db_dsn, redis_url="redis://127.0.0.1:1/0")
+    app = create_app(settings, access_log=False)
+    async with LifespanManager(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            r = await c.get("/health")
+            metrics = (await c.get("/metrics")).text
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "degraded"
+    assert body["checks"] == {"database": "ok", "cache": "down", "queue": "not_configured"}
+    assert "in-memory" in body["fallbacks"]["cache"]
+    assert "mycrypto_redis_up 0.0" in metrics
+
+
 async def test_health_is_503_when_the_database_is_down(app, client):
     await app.state.container.db.close()  # simulate losing the database
     r = await client.get("/health")
     assert r.status_code == 503 and r.json()["checks"]["database"] == "down"
     assert (await client.get("/health/ready")).status_code == 503
     assert (await client.get("/health/live")).status_code == 200
+
+
+async def test_routes_answer_503_database_unavailable_not_500_when_the_database_is_gone(app, client, db, settings):
+    """One mapping (common/errors.py) for the app's routes and the trade fast path; the drill in
+    tests/e2e/chaos does the same with a real PostgreSQL restart."""
+    user_id = await create_user(db)
+    headers = bearer(settings, user_id)
+    await app.state.container.db.close()  # simulate losing the database
+    answers = [
+        await client.get("/api/v1/wallet/balances", headers=headers),
+        await client.post("/api/v1/wallet/withdrawals", headers={**headers, "Idempotency-Key": "k-1"},
+                          json={"asset": "BTC", "address": "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080", "amount": "0.01"}),
+        await client.post("/api/v1/trade/orders", headers=headers,   # the trade fast path
+                          json={"symbol": "BTC-USDT", "side": "buy", "type": "limit", "price": "100", "quantity": "0.01"}),
+        await client.post("/api/v1/auth/login", json={"email": "nobody@example.com", "password": "whatever it is"}),
+    ]
+    for r in answers:
+        assert r.status_code == 503, (r.request.url, r.text)
+        assert r.json()["error"]["code"] == "database_unavailable", r.text
+        assert r.headers["retry-after"] == "2"
+    # the Binance-compatible API answers in its own dialect: 503 "server busy", not -1000/500
+    r = await client.get("/api/v3/account?timestamp=1&signature=00", headers={"X-MBX-APIKEY": "A" * 64})
+    assert r.status_code == 503 and r.json()["code"] == -1008, r.text
 
 
 async def test_unknown_route_is_json_error_with_request_id(client):

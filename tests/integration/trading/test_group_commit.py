@@ -104,7 +104,7 @@ async def test_database_failure_during_commit_answers_503_and_keeps_the_book_tru
     monkeypatch.setattr(repo, "execute_batch", broken)
     with pytest.raises(Exception) as info:
         await service.place_order(principal(u.user_id), PlaceOrderRequest("BTC-USDT", "buy", "limit", "0.1", "41000"))
-    assert info.value.http_status == 503 and info.value.code == "service_unavailable"
+    assert info.value.http_status == 503 and info.value.code == "database_unavailable"
     monkeypatch.setattr(repo, "execute_batch", real)
     engine = engine_of(app)
     assert engine.snapshot() == await fresh_snapshot(app)

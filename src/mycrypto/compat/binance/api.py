@@ -26,7 +26,7 @@ from starlette.responses import Response
 
 from ...auth.apikeys import API_KEY_HEADER
 from ...auth.principal import Principal
-from ...common.errors import UNSTORABLE_TEXT, AppError
+from ...common.errors import UNSTORABLE_TEXT, AppError, as_app_error
 from ...common.http import client_ip
 from ...config import Settings
 from ...container import Container
@@ -177,7 +177,11 @@ async def _run(request: Request, fn: Handler, weight: w.Weight, auth: str | None
     except TimeoutError:   # the market's engine is mid-batch for too long (marketdata.feed)
         raise BinanceError(c.SERVER_BUSY, c.MSG_SERVER_BUSY, 503, headers={**headers, "Retry-After": "1"},
                            origin="market_busy") from None
-    except Exception:
+    except Exception as exc:
+        outage = as_app_error(exc)   # the database unreachable: 503 "server busy", like every other route
+        if outage is not None:
+            log.warning("database unavailable", extra={"path": request.url.path, "reason": repr(exc)[:200]})
+            raise translate(outage, action, headers) from None
         # a 500 is a bug: keep the traceback in the log, give the client Binance's -1000
         log.exception("unhandled error in the Binance API", extra={"path": request.url.path})
         raise BinanceError(c.UNKNOWN, c.MSG_UNKNOWN, 500, headers=headers) from None

@@ -22,7 +22,7 @@ import asyncio
 import logging
 from typing import Any
 
-from ...common.errors import AppError, ServiceUnavailable
+from ...common.errors import AppError, DatabaseOutage, ServiceUnavailable
 from ...db.database import DB_DOWN
 from .. import repository as repo
 from ..errors import MarketUnavailable, OutcomeUnknown
@@ -212,7 +212,7 @@ class MarketEngine(BookRebuild, BatchPreparation, CommitPipeline, CommitRecovery
                     await asyncio.wait_for(self.try_rebuild(), 2)
                 except TimeoutError:
                     pass
-                self._fail(cmds, ServiceUnavailable("The database is unavailable; the order was not executed."))
+                self._fail(cmds, DatabaseOutage("The database is unavailable; the order was not executed."))
                 return
             break
         if not prep.acked:
