@@ -32,8 +32,12 @@ class DatabaseUnavailable(Exception):
 # The driver's errors that mean "the database could not be reached, or the connection was lost": the
 # outcome of a statement in flight is unknown (it may have committed), unlike a refusal the data
 # explains. The trade engine decides between "replay" and "find out what committed" on this.
+# InternalClientError: asyncpg's pool can hand out a connection the server terminated while it sat idle
+# before it has read the socket's end; the first statement then fails with "cannot switch to state ...;
+# another operation (2) is in progress" (found by the seeded simulation; the pool replaces the connection).
 DB_DOWN = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-           asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError, DatabaseUnavailable, TimeoutError)
+           asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError, asyncpg.InternalClientError,
+           DatabaseUnavailable, TimeoutError)
 
 
 class Queryable(Protocol):
