@@ -32,16 +32,18 @@ def register(group: click.Group) -> None:
     @click.option("--users", type=click.IntRange(2, 100_000), default=1000, show_default=True)
     @click.option("--check-every", type=click.IntRange(1), default=10_000, show_default=True,
                   help="Check every invariant after this many operations (and at the end).")
+    @click.option("--round-size", type=click.IntRange(1, 10_000), default=96, show_default=True,
+                  help="Operations run concurrently per round (part of what the seed determines).")
     @click.option("--keep-database", is_flag=True, help="Keep the simulation's database afterwards.")
     @click.option("--digest-only", is_flag=True, help="Print the operation digest of the seed; run nothing.")
     @click.pass_context
-    def simulate(ctx: click.Context, seed: int, n_ops: int, users: int, check_every: int, keep_database: bool,
+    def simulate(ctx: click.Context, seed: int, n_ops: int, users: int, check_every: int, round_size: int, keep_database: bool,
                  digest_only: bool) -> None:
         """Run the seeded simulation (docs/simulation.md)."""
         from .driver import Simulation, SimulationFailed, digest_only as only_digest
 
         if digest_only:
-            click.echo(only_digest(seed, n_ops, users))
+            click.echo(only_digest(seed, n_ops, users, round_size))
             return
         settings = get_settings(ctx)
 
@@ -65,7 +67,8 @@ def register(group: click.Group) -> None:
                     await migrate(conn)
                 finally:
                     await conn.close()
-                sim = Simulation(dsn, seed=seed, ops=n_ops, users=users, check_every=check_every, progress=say)
+                sim = Simulation(dsn, seed=seed, ops=n_ops, users=users, check_every=check_every, round_size=round_size,
+                                 progress=say)
                 try:
                     result = await sim.run()
                 except SimulationFailed as exc:
@@ -86,7 +89,7 @@ def register(group: click.Group) -> None:
                 for problem in out.problems[:20]:
                     click.echo(f"  {problem}")
                 click.echo(f"replay: mycrypto simulate --seed {seed} --ops {n_ops} --users {users} "
-                           f"--check-every {check_every}")
+                           f"--check-every {check_every} --round-size {round_size}")
                 sys.exit(1)
             click.echo(out.summary())
             if not keep_database:

@@ -70,7 +70,7 @@ class Result:
         return self.ops / self.seconds if self.seconds else 0.0
 
     def summary(self) -> str:
-        top = ", ".join(f"{k} {v}" for k, v in self.outcomes.most_common(14))
+        top = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items()))
         faults = ", ".join(f"{k} {v}" for k, v in sorted(self.faults.items()))
         return (f"seed {self.seed}: {self.ops} operations, {self.users} users, {self.seconds:.1f} s "
                 f"({self.ops_per_second:.0f} ops/s), {self.checks} invariant checks held; digest {self.digest}\n"
@@ -79,7 +79,7 @@ class Result:
 
 class Simulation:
     def __init__(self, dsn: str, *, seed: int, ops: int, users: int = 1000, check_every: int = 1000,
-                 round_size: int = 48, progress: Callable[[str], None] | None = None) -> None:
+                 round_size: int = 96, progress: Callable[[str], None] | None = None) -> None:
         self.dsn, self.seed, self.total, self.n_users = dsn, seed, ops, users
         self.check_every = check_every
         self.gen = Generator(seed, users, round_size=round_size)
@@ -155,6 +155,7 @@ class Simulation:
     async def run(self) -> Result:
         started = time.perf_counter()
         await self.setup()
+        self.progress(f"set up {self.n_users} users in {time.perf_counter() - started:.1f} s")
         done = 0
         next_check = self.check_every
         try:
@@ -399,7 +400,7 @@ async def _bounded(factories: list[Callable[[], Awaitable[Any]]], limit: int) ->
     await asyncio.gather(*(one(f) for f in factories))
 
 
-def digest_only(seed: int, ops: int, users: int, round_size: int = 48) -> str:
+def digest_only(seed: int, ops: int, users: int, round_size: int = 96) -> str:
     """The operation digest of a seed without running anything (the generator alone)."""
     gen = Generator(seed, users, round_size=round_size)
     done = 0
