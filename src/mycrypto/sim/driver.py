@@ -191,6 +191,7 @@ class Simulation:
         problems += await inv.check_deposits(conn, self.answers)
         self.checks += 1
         self.outcomes["engines_compared"] += compared
+        self.outcomes["trades"] = await conn.fetchval("SELECT count(*) FROM trade.trade")
         if problems:
             raise SimulationFailed(self.seed, step, problems)
 
