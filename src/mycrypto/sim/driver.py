@@ -267,11 +267,20 @@ class Simulation:
                                 quote_quantity=quote or None, time_in_force=tif or None, post_only=bool(post_only),
                                 client_order_id=cid, stp=stp or None)
         who = self._who(op.user)
-        status, out = await self._call(op, lambda: self.platform.trade.place_order(who, req))
-        self._count(op, status, out if status == "refused" else out.status if status == "ok" else None)
+        answered: list[Any] = []
+
+        async def call() -> Any:
+            out = await self.platform.trade.place_order(who, req)
+            answered.append(out)
+            return out
+
+        status, out = await self._call(op, call)
+        self._count(op, status, out)
         if status == "ok":
-            if op.lost == "after" and out.created:
-                pass   # the first call may have failed transiently; then the retry is the first execution
+            # a retry of an order the platform had already answered must be that same order, not a new one
+            if len(answered) > 1 and (out.created or out.order_id != answered[0].order_id):
+                self.bugs.append(f"step {op.step}: order {cid} retried: created={out.created} id {out.order_id}, "
+                                 f"first answer id {answered[0].order_id}")
             self.answers.order(cid, who.user_id, out.order_id, out.status)
 
     async def _op_get_order(self, op: Op) -> None:
