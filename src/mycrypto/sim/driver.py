@@ -33,6 +33,7 @@ log = logging.getLogger("mycrypto.sim")
 
 TRANSIENT = (ServiceUnavailable, NotOwnerHere, *DB_DOWN)
 MAX_ATTEMPTS = 40
+CRASH_AFTER = 20            # event-loop turns into a crash round: clients are in flight, batches committing
 TICK_EVERY_ROUNDS = 8       # the chain mines and the wallet's watcher/processor run every 8 rounds
 
 
@@ -196,7 +197,11 @@ class Simulation:
             raise SimulationFailed(self.seed, step, problems)
 
     async def run_round(self, rnd: Round) -> None:
-        if rnd.fault == "restart":
+        # a restart round is a graceful restart before the round (even rounds) or a crash of the trade
+        # process CRASH_AFTER event-loop turns into it (odd rounds): no extra random draw, so adding the
+        # crash left every seed's operation sequence as it was
+        crash = rnd.fault == "restart" and rnd.number % 2 == 1
+        if rnd.fault == "restart" and not crash:
             self.faults["restart"] += 1
             await self.platform.restart_trade()
         by_user: dict[int, list[Op]] = defaultdict(list)
@@ -214,6 +219,11 @@ class Simulation:
             for _ in range(rnd.kill_after):
                 await asyncio.sleep(0)
             self.faults["sessions_killed"] += await self.platform.kill_connections()
+        if crash:
+            self.faults["crash"] += 1
+            for _ in range(CRASH_AFTER):
+                await asyncio.sleep(0)
+            await self.platform.crash_trade()
         await asyncio.gather(*tasks)
         await self.platform.ensure_owned()
 

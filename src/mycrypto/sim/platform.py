@@ -5,7 +5,8 @@ lifespan builds them, minus HTTP.
 The simulation calls the same service methods the API routes call (TradeService.place_order, ...).
 `restart_trade` is the process restart of the trade service: the registry stops (engines finish their
 batches, the advisory locks are released) and a new one starts, rebuilding every book from the
-database's open orders. `kill_connections` terminates every database session of the platform (the
+database's open orders; `crash_trade` is the crash (engines cancelled mid-batch, sessions cut, then the
+same take-over). `kill_connections` terminates every database session of the platform (the
 pool's, the engines' two commit connections, the ownership lock connection) wherever it is - in a
 batch commit, in a withdrawal's transaction - which is what a dropped connection or a database restart
 does to the process.
@@ -46,6 +47,9 @@ class SimPlatform:
         self._wallet: AsyncExitStack | None = None
         self.observer: asyncpg.Connection | None = None   # the simulation's own session (checks, kills)
         self.restarts = 0
+        # the trade service clients reach: swapped only once a (re)start completed, as a process accepts
+        # requests only after its start-up (the lifespan sets container.trade before the engines run)
+        self._serving: tuple[Any, Any] | None = None
 
     async def start(self) -> None:
         await self.container.start()
@@ -62,11 +66,26 @@ class SimPlatform:
         # this process is the only replica: it owns every market once its first tick ran
         if len(registry.engines) != len(registry.specs):
             await registry.tick()
+        self._serving = (self.container.trade, registry)
 
     async def restart_trade(self) -> None:
         """Stop the trade service and start it again: every book is rebuilt from the database."""
         if self._trade is not None:
             await self._trade.aclose()
+        self.restarts += 1
+        await self.start_trade()
+
+    async def crash_trade(self) -> None:
+        """A crash of the trade process: its engines die where they are (mid-batch, mid-commit), every
+        database session it had is cut (PostgreSQL frees its advisory locks), and a new process takes the
+        markets, rebuilding every book from the database. Clients in flight see errors and retry."""
+        for engine in list(self.registry.engines.values()):
+            engine.accepting = False
+            if engine._task is not None:
+                engine._task.cancel()
+        await self.kill_connections()
+        if self._trade is not None:
+            await self._trade.aclose()   # reap what is left of the dead process (its tasks are cancelled)
         self.restarts += 1
         await self.start_trade()
 
@@ -81,11 +100,13 @@ class SimPlatform:
     # ------------------------------------------------------------------ the services, as the API uses them
     @property
     def trade(self) -> Any:
-        return self.container.trade
+        assert self._serving is not None
+        return self._serving[0]
 
     @property
     def registry(self) -> Any:
-        return self.container.trade_registry
+        assert self._serving is not None
+        return self._serving[1]
 
     @property
     def wallet(self) -> Any:
