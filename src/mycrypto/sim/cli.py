@@ -37,8 +37,8 @@ def register(group: click.Group) -> None:
     @click.option("--keep-database", is_flag=True, help="Keep the simulation's database afterwards.")
     @click.option("--digest-only", is_flag=True, help="Print the operation digest of the seed; run nothing.")
     @click.pass_context
-    def simulate(ctx: click.Context, seed: int, n_ops: int, users: int, check_every: int, round_size: int, keep_database: bool,
-                 digest_only: bool) -> None:
+    def simulate(ctx: click.Context, seed: int, n_ops: int, users: int, check_every: int, round_size: int,
+                 keep_database: bool, digest_only: bool) -> None:
         """Run the seeded simulation (docs/simulation.md)."""
         from .driver import Simulation, SimulationFailed, digest_only as only_digest
 

@@ -103,8 +103,8 @@ class Simulation:
         await platform.start()
         db = platform.container.db
         async with db.unit_of_work() as uow:
-            self.admin_id = await create_verified_user(uow.conn, platform.settings, f"sim-admin-{self.seed}@example.com",
-                                                       "sim admin passphrase", role="admin")
+            self.admin_id = await create_verified_user(
+                uow.conn, platform.settings, f"sim-admin-{self.seed}@example.com", "sim admin passphrase", role="admin")
             for i in range(self.n_users):
                 email = f"sim{i}-{self.seed}@example.com"
                 uid = await create_verified_user(uow.conn, platform.settings, email, "sim user passphrase")

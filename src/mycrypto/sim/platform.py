@@ -31,8 +31,9 @@ def sim_settings(dsn: str) -> Settings:
     """Settings for an in-process platform on `dsn`: no Redis/AMQP/SMTP, no background wallet loop (the
     simulation runs the deposit watcher and the withdrawal processor itself, at steps the seed decides),
     cheap password hashing (1,000 users are created at start)."""
-    return Settings(_env_file=None, env="test", database_url=dsn, redis_url=None, amqp_url=None,  # type: ignore[call-arg]
-                    smtp_url=None, db_pool_min=1, db_pool_max=12, log_json=False, log_level="ERROR",
+    return Settings(_env_file=None, env="test", database_url=dsn,  # type: ignore[call-arg]
+                    redis_url=None, amqp_url=None, smtp_url=None, db_pool_min=1, db_pool_max=12, log_json=False,
+                    log_level="ERROR",
                     rate_limits_enabled=False, registration_enabled=True, trade_markets=[], cors_origins=[],
                     wallet_watch_interval_s=0, argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1,
                     chain_simulator=True, faucet_enabled=True)
