@@ -23,11 +23,12 @@ from .db.migrate import migrate, status
 from .notify import cli as notify_cli
 from .ops import cli as ops_cli
 from .ops.preflight import cli as preflight_cli
+from .sim import cli as sim_cli
 from .trading import cli as trading_cli
 from .wallet import cli as wallet_cli
 
 # the services' own commands (each package's cli.py adds its group with `register(main)`)
-SERVICE_COMMANDS = (auth_cli, wallet_cli, trading_cli, ops_cli, notify_cli, preflight_cli)
+SERVICE_COMMANDS = (auth_cli, wallet_cli, trading_cli, ops_cli, notify_cli, preflight_cli, sim_cli)
 
 
 def check_chain_settings(settings: Settings) -> None:

@@ -34,7 +34,7 @@ class DatabaseUnavailable(Exception):
 # explains. The trade engine decides between "replay" and "find out what committed" on this.
 # asyncpg's InternalClientError ("cannot switch to state N; another operation is in progress") is what a
 # pooled connection whose session the server terminated mid-operation raises (MagicStack/asyncpg#784,
-# #1069; seen in the PostgreSQL restart drill): the connection is broken, the outcome unknown.
+# #1069; seen in the PostgreSQL restart drill and found by the seeded simulation, where the pool hands out a connection terminated while idle): the connection is broken, the outcome unknown.
 DB_DOWN = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
            asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
            asyncpg.InternalClientError, DatabaseUnavailable, TimeoutError)

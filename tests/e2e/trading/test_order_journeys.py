@@ -234,7 +234,7 @@ async def test_amend_down_keeps_priority_and_releases_hold(client, db, settings)
     r = await client.patch(f"/api/v1/trade/orders/{first['order_id']}", json={"quantity": "0.2"}, headers=a.headers)
     assert r.status_code == 200 and r.json()["quantity"] == "0.2" and r.json()["hold_remaining"] == "0.2"
     assert await balances(db, a.user_id) == {"BTC": (D("0.8"), D("0.2")), "USDT": (D(0), D(0))}
-    for bad in ("0.2", "0.9", "0.123456"):
+    for bad in ("0.3", "0.9", "0.123456"):
         r = await client.patch(f"/api/v1/trade/orders/{first['order_id']}", json={"quantity": bad}, headers=a.headers)
         assert r.status_code == 400, bad
     r = await client.patch(f"/api/v1/trade/orders/{first['order_id']}", json={"quantity": "0.1"}, headers=c.headers)
@@ -244,6 +244,27 @@ async def test_amend_down_keeps_priority_and_releases_hold(client, db, settings)
     assert o["fills"][0]["quantity"] == "0.2"
     got = (await client.get(f"/api/v1/trade/orders/{first['order_id']}", headers=a.headers)).json()
     assert got["status"] == "filled"
+    await check_books(db)
+
+
+async def test_a_retried_amend_is_answered_not_refused(client, db, settings):
+    """An amend whose answer was lost, sent again with the same quantity, answers 200 with the order as it
+    is (nothing changes twice) instead of 400 invalid_amend_quantity, which would tell the client its amend
+    failed although it took effect. Found by the seeded simulation (docs/simulation.md)."""
+    a = await make_trader(db, settings, {"BTC": "1"})
+    b = await make_trader(db, settings, {"USDT": "100000"})
+    first = await place_ok(client, a, side="sell", type="limit", price="50000", quantity="0.5")
+    url = f"/api/v1/trade/orders/{first['order_id']}"
+    once = await client.patch(url, json={"quantity": "0.2"}, headers=a.headers)
+    again = await client.patch(url, json={"quantity": "0.2"}, headers=a.headers)
+    assert once.status_code == again.status_code == 200, again.json()
+    assert again.json()["quantity"] == "0.2" and again.json()["hold_remaining"] == "0.2"
+    assert await balances(db, a.user_id) == {"BTC": (D("0.8"), D("0.2")), "USDT": (D(0), D(0))}
+    # after a partial fill the same total quantity is still a no-op; a larger one is still refused
+    await place_ok(client, b, side="buy", type="limit", price="50000", quantity="0.05")
+    r = await client.patch(url, json={"quantity": "0.2"}, headers=a.headers)
+    assert r.status_code == 200 and r.json()["status"] == "partially_filled" and r.json()["hold_remaining"] == "0.15"
+    assert (await client.patch(url, json={"quantity": "0.25"}, headers=a.headers)).status_code == 400
     await check_books(db)
 
 

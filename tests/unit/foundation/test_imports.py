@@ -37,7 +37,8 @@ ALLOWED = {
     "compat.binance": FOUNDATION | {"auth", "wallet", "trading"},
     "web": FOUNDATION | {"auth", "wallet"},
 }
-ASSEMBLERS = {"apps", "cli", "__main__"}
+# sim (the seeded simulation) assembles the services in process like apps.py, without HTTP
+ASSEMBLERS = {"apps", "cli", "__main__", "sim"}
 # services whose insides others must not reach: package -> modules (or module prefixes) other packages may
 # import. apps/cli (the composition root) are exempt: they import the service apps and commands.
 PUBLIC = {

@@ -91,10 +91,14 @@ def test_refusals_are_outcomes_and_change_nothing():
     outcomes, batch = market.run([
         Cancel(2, resting.order_id),                     # someone else's order
         Cancel(1, 12345),                                # no such open order
-        Amend(1, resting.order_id, 100_000),             # an amend may only reduce
+        Amend(1, resting.order_id, 200_000),             # an amend may only reduce
         place(2, "buy", "100", "1", post_only=True),     # would take
     ])
     assert [type(o) for o in outcomes] == [OrderNotFound, OrderNotOpen, InvalidAmend, PostOnlyWouldTake]
+    assert batch.empty and market.book.snapshot() == before
+    # the current quantity again (a retried amend): answered with the order as it is, nothing changes
+    [same], batch = market.run([Amend(1, resting.order_id, 100_000)])
+    assert same.order_id == resting.order_id and same.quantity == resting.quantity
     assert batch.empty and market.book.snapshot() == before
 
 

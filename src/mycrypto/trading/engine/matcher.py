@@ -86,6 +86,10 @@ class BatchMatcher:
 
     def amend(self, cmd: Amend) -> OrderResult:
         order = self._owned(cmd.user_id, cmd.order_id)
+        if cmd.new_qty_lots == order.qty:
+            # already this total quantity: a retried amend (its answer lost) is answered with the order as
+            # it is, not refused - a 400 would tell the client its amend failed although it took effect
+            return result_from_state(self.spec, order)
         new_rem = cmd.new_qty_lots - order.filled
         evs = self.book.amend(order.id, new_rem) if new_rem > 0 else []
         if not evs:
