@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     trust_proxy_headers: bool = Field(False, alias="TRUST_PROXY_HEADERS")
     rate_limits_enabled: bool = Field(True, alias="RATE_LIMITS_ENABLED")
 
+    # (issue 13, docs/frontend.md "Live updates") The web app keeps one WebSocket to /ws and updates its
+    # screens from the streams (polling only while disconnected); false = the app only polls (e.g. an
+    # ingress that does not route /ws yet).
+    web_live_updates: bool = Field(False, alias="WEB_LIVE_UPDATES")
+
     # --- wallet ----------------------------------------------------------------------------------
     faucet_enabled: bool = Field(True, alias="FAUCET_ENABLED")
     chain_simulator: bool = Field(True, alias="CHAIN_SIMULATOR")
