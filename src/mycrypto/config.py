@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     # (issue 13, docs/frontend.md "Live updates") The web app keeps one WebSocket to /ws and updates its
     # screens from the streams (polling only while disconnected); false = the app only polls (e.g. an
     # ingress that does not route /ws yet).
-    web_live_updates: bool = Field(False, alias="WEB_LIVE_UPDATES")
+    web_live_updates: bool = Field(True, alias="WEB_LIVE_UPDATES")
 
     # --- wallet ----------------------------------------------------------------------------------
     faucet_enabled: bool = Field(True, alias="FAUCET_ENABLED")

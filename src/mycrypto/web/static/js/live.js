@@ -15,6 +15,7 @@
 //   data(d)     one data frame's `data`.
 //   resync(r)   the server says the stream lost continuity (e.g. the market's owner restarted).
 
+import { refreshSession } from "./api.js";
 import { poll } from "./ui.js";
 
 const PING_EVERY_MS = 15000;    // a heartbeat this often ...
@@ -138,7 +139,9 @@ function connect() {
     if (socket !== ws) return;
     attempt = 0;
     setState("live");
-    request("subscribe", [...subs.keys()]);
+    // One request per stream: the server refuses a request as a whole, and one refused stream (a
+    // private one with an expired cookie) must not take the others down with it.
+    for (const stream of subs.keys()) request("subscribe", [stream]);
     heartbeat();
   });
   ws.addEventListener("message", (ev) => { if (socket === ws) onMessage(ev.data); });
@@ -188,6 +191,9 @@ function onMessage(raw) {
     case "error": {
       const req = pending.get(frame.id);
       pending.delete(frame.id);
+      // The handshake's access cookie had expired (or expired since): refresh the session the way
+      // api.js does, then reconnect so the new cookie authenticates the socket.
+      if (frame.code === "auth_expired" || (frame.code === "unauthenticated" && req)) reauthenticate();
       if (req && req.op === "subscribe") {
         // The server refused these streams (unknown, not signed in, limits): their screens keep polling.
         for (const stream of req.streams) {
@@ -201,6 +207,14 @@ function onMessage(raw) {
     default:
       break;
   }
+}
+
+let lastReauth = 0;
+function reauthenticate() {
+  const now = Date.now();
+  if (now - lastReauth < 30000) return;   // once per 30 s: a refused refresh must not loop
+  lastReauth = now;
+  refreshSession().then((ok) => { if (ok) restart(); });
 }
 
 function lost() {

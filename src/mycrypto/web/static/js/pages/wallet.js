@@ -1,7 +1,10 @@
 // Wallet: balances, deposit address (+ development helpers), withdrawals with 2FA, history + CSV.
+// Balances follow the private `balances` stream while it is live (polled only while it is not); the
+// deposit and withdrawal lists are polled, and re-read at once when a `transfers` event arrives.
 import { api, get, newKey, post, query } from "../api.js";
 import { add, compare, decimalsOf, format, isPlain, isZero } from "../decimal.js";
 import { field, h, replace, table, time } from "../dom.js";
+import * as live from "../live.js";
 import { announce, copyButton, pageTitle, poll, section, statusBadge, statusLine } from "../ui.js";
 
 const HISTORY_TYPES = [["", "All types"], ["deposit", "Deposits"], ["withdrawal", "Withdrawals"], ["trade", "Trades"],
@@ -316,20 +319,43 @@ export async function render({ main, session }) {
     });
     return btn;
   }
-  async function refresh() {
-    const [bal, deps, wds] = await Promise.all([
-      get("/api/v1/wallet/balances"), get("/api/v1/wallet/deposits?limit=10"), get("/api/v1/wallet/withdrawals?limit=10"),
-    ]);
+  async function refreshBalances() {
+    const bal = await get("/api/v1/wallet/balances");
     balances = Object.fromEntries(bal.balances.map((b) => [b.asset, b]));
     renderBalances();
-    renderDeposits(deps.items);
-    renderWithdrawals(wds.items);
     updateWithdrawSummary();
     balancesStatus.clear();
+  }
+  // A `balances` frame: {time, balances: [{asset, available, locked}]} for the assets that changed.
+  function applyBalances(d) {
+    const items = Array.isArray(d) ? d : (d && d.balances) || [d];
+    for (const b of items) {
+      if (!b || !b.asset) continue;
+      balances[b.asset] = { ...balances[b.asset], ...b, total: add(b.available, b.locked) };
+    }
+    renderBalances();
+    updateWithdrawSummary();
+  }
+  let transfersSeen = null;
+  async function refreshTransfers() {
+    const [deps, wds] = await Promise.all([get("/api/v1/wallet/deposits?limit=10"), get("/api/v1/wallet/withdrawals?limit=10")]);
+    renderDeposits(deps.items);
+    renderWithdrawals(wds.items);
+    // A deposit credited or a withdrawal settled changes balances: read them once when the lists move
+    // (the balances stream covers trades; this covers transfers without a stream event).
+    const seen = JSON.stringify([deps.items.map((d) => [d.id, d.status]), wds.items.map((w) => [w.id, w.status])]);
+    if (transfersSeen !== null && seen !== transfersSeen && live.isUp("balances")) await refreshBalances();
+    transfersSeen = seen;
+  }
+  async function refresh() {
+    await Promise.all([refreshBalances(), refreshTransfers()]);
   }
   renderBalances();
   showAddress();
   loadHistory(false);
-  stops.push(poll(refresh, 4000, (exc) => balancesStatus.error(exc)));
+  stops.push(live.liveOrPoll("balances", { refresh: refreshBalances, apply: applyBalances, ms: 4000,
+    onError: (exc) => balancesStatus.error(exc) }));
+  stops.push(poll(refreshTransfers, 4000, (exc) => balancesStatus.error(exc)));
+  stops.push(live.subscribe("transfers", { data: () => { refreshTransfers().catch(() => {}); } }));
   return () => stops.forEach((s) => s());
 }
