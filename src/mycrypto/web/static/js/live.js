@@ -40,6 +40,7 @@ let enabled = false;            // /web/config "live": the deployment routes /ws
 export function enable(on) {
   enabled = Boolean(on);
   if (!enabled) restart();
+  else if (state === "idle" && subs.size) connect();   // subscribed before the config said yes
 }
 
 export function connectionState() {
