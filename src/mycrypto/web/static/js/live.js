@@ -112,8 +112,17 @@ export function subscribe(stream, handler) {
     if (current.size === 0) {
       subs.delete(stream);
       if (acked.delete(stream)) request("unsubscribe", [stream]);
+      if (!subs.size) idleSoon();
     }
   };
+}
+
+// Nobody needs the socket any more (e.g. the sign-in page): close it after a grace period, which a
+// page change (old page unsubscribes, new page subscribes) never reaches.
+let idleTimer = null;
+function idleSoon() {
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => { if (!subs.size) restart(); }, 5000);
 }
 
 function url() {
