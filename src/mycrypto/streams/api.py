@@ -264,6 +264,11 @@ async def ws_stream(ws: WebSocket, stream: str) -> None:
             return
         await _serve(ws, "binance", listen_user=user)
         return
+    if "@" not in stream:
+        # /ws/<anything>: a raw stream connection without initial streams (ccxt.pro numbers its
+        # connections /ws/0, /ws/1 ...; Binance accepts that the same way)
+        await _serve(ws, "binance")
+        return
     await _serve_binance(ws, "binance", [stream])
 
 
