@@ -104,7 +104,7 @@ class Session:
                 self.reply(native.error_frame(None, "too_many_subscriptions", reason))
             else:
                 self.reply(binance.error(None, 3, reason))
-            self.conn.close(POLICY, reason)
+            self.conn.close(POLICY, reason, flush=True)
             return False
         return True
 
@@ -239,7 +239,7 @@ def _bad(session: Session, message: str) -> None:
     else:
         session.reply(binance.error(None, 2, "Invalid request: " + message))
     if conn.errors >= MAX_BAD_FRAMES:
-        conn.close(BAD_FRAMES, "too many malformed frames")
+        conn.close(BAD_FRAMES, "too many malformed frames", flush=True)
 
 
 @router.websocket("/ws")
