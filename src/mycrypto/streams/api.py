@@ -104,7 +104,7 @@ class Session:
                 self.reply(native.error_frame(None, "too_many_subscriptions", reason))
             else:
                 self.reply(binance.error(None, 3, reason))
-            self.conn.close(POLICY, reason)
+            self.conn.close(POLICY, reason, flush=True)
             return False
         return True
 
@@ -239,7 +239,7 @@ def _bad(session: Session, message: str) -> None:
     else:
         session.reply(binance.error(None, 2, "Invalid request: " + message))
     if conn.errors >= MAX_BAD_FRAMES:
-        conn.close(BAD_FRAMES, "too many malformed frames")
+        conn.close(BAD_FRAMES, "too many malformed frames", flush=True)
 
 
 @router.websocket("/ws")
@@ -263,6 +263,11 @@ async def ws_stream(ws: WebSocket, stream: str) -> None:
             await ws.close(POLICY, "invalid or expired listenKey")
             return
         await _serve(ws, "binance", listen_user=user)
+        return
+    if "@" not in stream:
+        # /ws/<anything>: a raw stream connection without initial streams (ccxt.pro numbers its
+        # connections /ws/0, /ws/1 ...; Binance accepts that the same way)
+        await _serve(ws, "binance")
         return
     await _serve_binance(ws, "binance", [stream])
 

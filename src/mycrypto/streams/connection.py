@@ -51,14 +51,16 @@ class Connection:
         except asyncio.QueueFull:
             self.close(SLOW, "slow consumer: send queue full")
 
-    def close(self, code: int, reason: str) -> None:
-        """Close after the frames already queued are... dropped: the client is told why in the close frame."""
+    def close(self, code: int, reason: str, *, flush: bool = False) -> None:
+        """Close with a code and reason. `flush`: send what is queued first (e.g. the error frame that
+        explains the close); otherwise (slow consumer) the queued frames are dropped."""
         if self.closed:
             return
         self.closed = True
         self.close_reason = (code, reason)
-        while not self._queue.empty():
-            self._queue.get_nowait()
+        if not flush or self._queue.full():
+            while not self._queue.empty():
+                self._queue.get_nowait()
         self._queue.put_nowait(None)
 
     async def _write(self) -> None:

@@ -275,8 +275,14 @@ class StreamHub:
     # ------------------------------------------------------------------ pulled streams
     async def _pull_loop(self) -> None:
         interval = self.settings.stream_pull_interval_ms / 1000
+        next_expiry_check = 0.0
         while not self._closing:
             await asyncio.sleep(interval)
+            now = time.time()
+            if now >= next_expiry_check:   # access tokens that ran out end their private streams
+                next_expiry_check = now + 1.0
+                for conn in [c for c in self.connections if c.expires_at is not None and now > c.expires_at]:
+                    self.expire(conn)
             dirty, self._dirty = self._dirty, set()
             if not dirty:
                 continue
