@@ -144,3 +144,41 @@ async def test_a_dropped_socket_reconnects_and_resyncs_the_book(new_page, db, se
     })()""")
     assert [p for p, _ in shown["asks"]] == [p for p, _ in rest["asks"]]
     assert [p for p, _ in shown["bids"]] == [p for p, _ in rest["bids"]]
+
+
+async def test_wallet_and_account_follow_their_private_streams(new_page, db):
+    """A withdrawal's progress and a sign-in elsewhere appear without a reload, balances and withdrawals
+    without polling (the deposit list alone is still read every 10 s: detection has no event)."""
+    user = await create_user(db, email="carol@example.com")
+    await fund(db, user, "BTC", "1")
+    page = (await new_page()).page
+    await sign_in(page, "carol@example.com", DEFAULT_PASSWORD)
+    account = await page.context.new_page()
+    await goto(account, "/app/account")
+    await goto(page, "/app/wallet")
+    await expect(page.locator("#conn-state")).to_have_text("Live")
+    await page.wait_for_timeout(1000)
+    requests = count_requests(page)
+    form = page.get_by_role("form", name="Withdrawal request")
+    await form.get_by_label("Asset to withdraw").select_option("BTC")
+    await form.get_by_label("Destination address").fill("bcrt1qqpzry9x8gf2tvdw0s3jn54khce6mua7lqpzry9")
+    await form.get_by_label("Amount").fill("0.25")
+    await form.get_by_role("button", name="Request withdrawal").click()
+    await expect(form.get_by_role("status")).to_contain_text(re.compile(r"Withdrawal #\d+ of 0.25 BTC requested"))
+    withdrawals = page.get_by_role("table", name="Recent withdrawals")
+    await expect(withdrawals).to_contain_text("0.25")
+    # The wallet processes it (approved, broadcast, confirmed): each status arrives on the transfers
+    # stream, and the balance (0.25 + fee gone) on the balances stream - neither is polled.
+    await expect(withdrawals).to_contain_text(re.compile("broadcast|confirmed"), timeout=20_000)
+    row = page.get_by_role("region", name="Balances").get_by_role("row").filter(
+        has=page.get_by_role("rowheader", name=re.compile("^BTC ")))
+    await expect(row.get_by_role("cell").nth(0)).to_have_text(re.compile(r"^0\.7"))
+    polled = [u for u in requests if "/wallet/balances" in u or "/wallet/withdrawals?" in u]
+    assert polled == [], polled
+
+    # A sign-in from another browser shows up in the account page's security log.
+    logins = account.get_by_role("region", name="Security events").get_by_role("row").filter(has_text="login")
+    await expect(logins).to_have_count(1)
+    other = (await new_page()).page
+    await sign_in(other, "carol@example.com", DEFAULT_PASSWORD)
+    await expect(logins).to_have_count(2)

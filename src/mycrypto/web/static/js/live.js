@@ -21,6 +21,7 @@ import { poll } from "./ui.js";
 const PING_EVERY_MS = 15000;    // a heartbeat this often ...
 const PONG_WITHIN_MS = 10000;   // ... must be answered (or any frame must arrive) within this
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+const PRIVATE = ["orders", "fills", "balances", "transfers", "alerts", "security"];
 
 const subs = new Map();         // stream -> Set of handler objects
 const acked = new Set();        // streams the server confirmed on the current socket
@@ -203,6 +204,14 @@ function onMessage(raw) {
       pending.delete(frame.id);
       // The handshake's access cookie had expired (or expired since): refresh the session the way
       // api.js does, then reconnect so the new cookie authenticates the socket.
+      if (frame.code === "auth_expired") {
+        // The server ended this socket's private streams: their screens poll until we are back.
+        for (const stream of PRIVATE) {
+          if (!acked.delete(stream)) continue;
+          refused.set(stream, "auth_expired");
+          for (const h of subs.get(stream) || []) call(h, "down", "auth_expired");
+        }
+      }
       if (frame.code === "auth_expired" || (frame.code === "unauthenticated" && req)) reauthenticate();
       if (req && req.op === "subscribe") {
         // The server refused these streams (unknown, not signed in, limits): their screens keep polling.

@@ -1,6 +1,7 @@
 // Wallet: balances, deposit address (+ development helpers), withdrawals with 2FA, history + CSV.
-// Balances follow the private `balances` stream while it is live (polled only while it is not); the
-// deposit and withdrawal lists are polled, and re-read at once when a `transfers` event arrives.
+// Balances and withdrawals follow the private `balances` and `transfers` streams while they are live
+// (polled only while they are not). Deposits are credited by a `transfers` event too, but their
+// detection and confirmations have no event: the deposit list is also read every 10 s.
 import { api, get, newKey, post, query } from "../api.js";
 import { add, compare, decimalsOf, format, isPlain, isZero } from "../decimal.js";
 import { field, h, replace, table, time } from "../dom.js";
@@ -209,7 +210,7 @@ export async function render({ main, session }) {
       announce(text);
       wAmount.input.value = "";
       wCode.input.value = "";
-      refresh();
+      afterAction();
     } catch (exc) {
       if (exc.code && /totp/.test(exc.code)) { wCode.wrap.hidden = false; wCode.error(exc.message); wCode.input.focus(); }
       else if (exc.code && /address/.test(exc.code)) { wAddress.error(exc.message); wAddress.input.focus(); }
@@ -311,7 +312,7 @@ export async function render({ main, session }) {
         await post(`/api/v1/wallet/withdrawals/${w.id}/cancel`);
         wStatus.ok(`Withdrawal #${w.id} cancelled; the funds are available again.`);
         announce(`Withdrawal #${w.id} cancelled.`);
-        refresh();
+        afterAction();
       } catch (exc) {
         btn.disabled = false;
         wStatus.error(exc);
@@ -336,26 +337,47 @@ export async function render({ main, session }) {
     renderBalances();
     updateWithdrawSummary();
   }
-  let transfersSeen = null;
+  let deposits = [];
+  let withdrawals = [];
+  async function refreshDeposits() {
+    deposits = (await get("/api/v1/wallet/deposits?limit=10")).items;
+    renderDeposits(deposits);
+  }
+  async function refreshWithdrawals() {
+    withdrawals = (await get("/api/v1/wallet/withdrawals?limit=10")).items;
+    renderWithdrawals(withdrawals);
+  }
   async function refreshTransfers() {
-    const [deps, wds] = await Promise.all([get("/api/v1/wallet/deposits?limit=10"), get("/api/v1/wallet/withdrawals?limit=10")]);
-    renderDeposits(deps.items);
-    renderWithdrawals(wds.items);
-    // A deposit credited or a withdrawal settled changes balances: read them once when the lists move
-    // (the balances stream covers trades; this covers transfers without a stream event).
-    const seen = JSON.stringify([deps.items.map((d) => [d.id, d.status]), wds.items.map((w) => [w.id, w.status])]);
-    if (transfersSeen !== null && seen !== transfersSeen && live.isUp("balances")) await refreshBalances();
-    transfersSeen = seen;
+    await Promise.all([refreshDeposits(), refreshWithdrawals()]);
+  }
+  // A `transfers` frame: {kind: deposit|withdrawal, id, asset, amount, status, txid, time}.
+  function applyTransfer(t) {
+    if (!t) return;
+    const list = t.kind === "withdrawal" ? withdrawals : deposits;
+    const known = list.find((x) => x.id === t.id);
+    if (!known) {   // a new one (or scrolled off): read the list
+      (t.kind === "withdrawal" ? refreshWithdrawals() : refreshDeposits()).catch((exc) => balancesStatus.error(exc));
+      return;
+    }
+    known.status = t.status;
+    if (t.txid) known.txid = t.txid;
+    if (t.kind === "withdrawal") renderWithdrawals(withdrawals); else renderDeposits(deposits);
   }
   async function refresh() {
     await Promise.all([refreshBalances(), refreshTransfers()]);
+  }
+  // After the user's own withdrawal request or cancel: the streams bring its effects when live.
+  function afterAction() {
+    if (!live.isUp("balances")) refreshBalances().catch((exc) => balancesStatus.error(exc));
+    if (!live.isUp("transfers")) refreshWithdrawals().catch((exc) => balancesStatus.error(exc));
   }
   renderBalances();
   showAddress();
   loadHistory(false);
   stops.push(live.liveOrPoll("balances", { refresh: refreshBalances, apply: applyBalances, ms: 4000,
     onError: (exc) => balancesStatus.error(exc) }));
-  stops.push(poll(refreshTransfers, 4000, (exc) => balancesStatus.error(exc)));
-  stops.push(live.subscribe("transfers", { data: () => { refreshTransfers().catch(() => {}); } }));
+  stops.push(live.liveOrPoll("transfers", { refresh: refreshTransfers, apply: applyTransfer, ms: 4000,
+    onError: (exc) => balancesStatus.error(exc) }));
+  stops.push(poll(refreshDeposits, 10000, (exc) => balancesStatus.error(exc)));
   return () => stops.forEach((s) => s());
 }
