@@ -26,9 +26,18 @@ pytestmark = pytest.mark.browser
 # connection indicator shows (states can be brief).
 RECORD = """
 window.__sockets = [];
+window.__dropBookFrames = 0;   // > 0: that many book diffs are lost on their way (a gap)
 const NativeWebSocket = window.WebSocket;
 window.WebSocket = class extends NativeWebSocket {
   constructor(...args) { super(...args); window.__sockets.push(this); }
+  addEventListener(type, listener, ...rest) {
+    if (type !== 'message') return super.addEventListener(type, listener, ...rest);
+    return super.addEventListener(type, (ev) => {
+      if (window.__dropBookFrames > 0 && String(ev.data).includes('"stream":"book:')
+          && String(ev.data).includes('"type":"data"')) { window.__dropBookFrames -= 1; return; }
+      listener(ev);
+    }, ...rest);
+  }
 };
 window.__connStates = [];
 new MutationObserver(() => {
@@ -182,3 +191,29 @@ async def test_wallet_and_account_follow_their_private_streams(new_page, db):
     other = (await new_page()).page
     await sign_in(other, "carol@example.com", DEFAULT_PASSWORD)
     await expect(logins).to_have_count(2)
+
+
+async def test_a_lost_book_diff_is_noticed_and_the_book_refetched(new_page, db, settings, live_server):
+    maker = await make_trader(db, settings, {"BTC": "10", "USDT": "1000000"})
+    page = (await new_page()).page
+    await page.context.add_init_script(RECORD)
+    async with httpx.AsyncClient(base_url=live_server.url) as c:
+        await place_ok(c, maker, side="sell", price="51000", quantity="0.1")
+        await goto(page, "/app/trade/BTC-USDT")
+        await expect(page.locator("#conn-state")).to_have_text("Live")
+        book = page.get_by_role("region", name="Order book")
+        await expect(book.get_by_role("button", name=re.compile("^Ask 51,000.00"))).to_be_visible()
+        requests = count_requests(page)
+        before = len(await page.evaluate("window.__connStates"))
+        await page.evaluate("window.__dropBookFrames = 1")
+        await place_ok(c, maker, side="sell", price="50500", quantity="0.1")     # its diff is lost
+        await page.wait_for_function("window.__dropBookFrames === 0")
+        await page.wait_for_timeout(300)
+        # Nothing tells the page yet; the next diff's prev_seq does.
+        await place_ok(c, maker, side="sell", price="50700", quantity="0.1")
+        await expect(book.get_by_role("button", name=re.compile("^Ask 50,700.00"))).to_be_visible()
+        await expect(book.get_by_role("button", name=re.compile("^Ask 50,500.00"))).to_be_visible()
+    states = (await page.evaluate("window.__connStates"))[before:]
+    assert "Resyncing…" in states and states[-1] == "Live", states
+    assert any("orderbook/BTC-USDT?depth=200" in u for u in requests), requests
+    assert await page.evaluate("window.__sockets.length") == 1        # a gap is not a reconnect
