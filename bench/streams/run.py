@@ -91,6 +91,7 @@ def main() -> None:
     ap.add_argument("--stream-replica", action="store_true",
                     help="serve the subscribers from a second trade process (TRADE_ENGINES=false) fed through "
                          "Redis (REDIS_URL, default redis://127.0.0.1:6379/0), as production scales streams out")
+    ap.add_argument("--profile", action="store_true", help="the (owner) server under cProfile -> bench/e2e/server.prof")
     ap.add_argument("--receiver", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.receiver:
@@ -108,7 +109,7 @@ def main() -> None:
     if args.stream_replica:
         stream_env.update(REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
                           STREAM_REDIS_CHANNEL=f"bench:streams:{os.getpid()}")
-    server = start_server(dsn, port, stream_env)
+    server = start_server(dsn, port, stream_env, profile=args.profile)
     replica, ws_port = None, port
     if args.stream_replica:
         ws_port = free_port()
@@ -149,7 +150,7 @@ def main() -> None:
         for proc in (server, replica):
             if proc is None:
                 continue
-            proc.terminate()
+            proc.send_signal(2) if args.profile else proc.terminate()
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:

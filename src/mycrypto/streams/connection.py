@@ -43,10 +43,19 @@ def frame_bytes(text: str) -> bytes:
 
 
 def _raw_protocol(ws: Any) -> Any:
-    """uvicorn's sans-I/O protocol object behind this WebSocket, or None (any other server)."""
-    proto = getattr(getattr(ws, "_send", None), "__self__", None)
-    if type(proto).__name__ == "WebSocketsSansIOProtocol" and getattr(proto, "transport", None) is not None:
-        return proto
+    """uvicorn's sans-I/O protocol object behind this WebSocket, or None (any other server). The ASGI
+    `send` the route got is the protocol's bound method, possibly wrapped by Starlette's exception
+    handling (a closure over it): look through at most a few wrappers."""
+    fn = getattr(ws, "_send", None)
+    for _ in range(4):
+        proto = getattr(fn, "__self__", None)
+        if type(proto).__name__ == "WebSocketsSansIOProtocol":
+            return proto if getattr(proto, "transport", None) is not None else None
+        cells = getattr(fn, "__closure__", None) or ()
+        inner = [c.cell_contents for c in cells if callable(getattr(c, "cell_contents", None))]
+        if not inner:
+            return None
+        fn = next((f for f in inner if getattr(f, "__name__", "") in ("send", "asgi_send", "sender")), inner[0])
     return None
 
 
