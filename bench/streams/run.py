@@ -88,6 +88,10 @@ def main() -> None:
     ap.add_argument("--procs", type=int, default=4, help="receiver subprocesses")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--conns", type=int, default=32, help="order connections (closed loop)")
+    ap.add_argument("--stream-replica", action="store_true",
+                    help="serve the subscribers from a second trade process (TRADE_ENGINES=false) fed through "
+                         "Redis (REDIS_URL, default redis://127.0.0.1:6379/0), as production scales streams out")
+    ap.add_argument("--profile", action="store_true", help="the (owner) server under cProfile -> bench/e2e/server.prof")
     ap.add_argument("--receiver", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.receiver:
@@ -101,8 +105,15 @@ def main() -> None:
     dsn, users, _ = asyncio.run(setup_database(admin_dsn, "mycrypto_bench_streams", 200))
     port = free_port()
     # every client connects from 127.0.0.1: lift the per-IP cap for the benchmark only
-    server = start_server(dsn, port, {"STREAM_MAX_CONNECTIONS_PER_IP": str(args.clients + 10),
-                                      "STREAM_SEND_QUEUE": "5000"})
+    stream_env = {"STREAM_MAX_CONNECTIONS_PER_IP": str(args.clients + 10), "STREAM_SEND_QUEUE": "5000"}
+    if args.stream_replica:
+        stream_env.update(REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+                          STREAM_REDIS_CHANNEL=f"bench:streams:{os.getpid()}")
+    server = start_server(dsn, port, stream_env, profile=args.profile)
+    replica, ws_port = None, port
+    if args.stream_replica:
+        ws_port = free_port()
+        replica = start_server(dsn, ws_port, {**stream_env, "TRADE_ENGINES": "false"})
     try:
         toks = tokens(users)
         asyncio.run(seed_book(f"127.0.0.1:{port}", port, toks))
@@ -114,7 +125,7 @@ def main() -> None:
         start_at = time.time() + connect_s
         stop_at = start_at + args.seconds
         outs = [HERE / f"recv{i}.json" for i in range(args.procs)]
-        procs = [subprocess.Popen([sys.executable, __file__, "--receiver", str(port), str(per), str(start_at),
+        procs = [subprocess.Popen([sys.executable, __file__, "--receiver", str(ws_port), str(per), str(start_at),
                                    str(stop_at), str(out)]) for out in outs]
         time.sleep(max(0.0, start_at - time.time()))
         loaded = asyncio.run(orders_phase(port, orders[100_000:], args.conns, args.seconds))
@@ -136,11 +147,14 @@ def main() -> None:
         print(f"batch -> receipt latency over {len(lat)} frames (ms): p50 {pct(lat, 50):.1f}  p90 {pct(lat, 90):.1f}  "
               f"p99 {pct(lat, 99):.1f}  max {max(lat) if lat else float('nan'):.1f}")
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        for proc in (server, replica):
+            if proc is None:
+                continue
+            proc.send_signal(2) if args.profile else proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 if __name__ == "__main__":

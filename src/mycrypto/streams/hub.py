@@ -24,7 +24,7 @@ import orjson
 from ..common.metrics import WEBSOCKET_CLIENTS
 from ..marketdata.events import CommittedBatch
 from . import binance, native
-from .connection import GOING_AWAY, Connection
+from .connection import GOING_AWAY, Connection, frame_bytes
 from .model import BALANCE_HINT, market_message
 from .private import outbox_messages
 
@@ -36,17 +36,25 @@ MAX_PENDING = 100_000     # committed batches waiting to be rendered before the 
 class Frame:
     """One event on one native stream key, rendered at most once per protocol shape."""
 
-    __slots__ = ("key", "data", "kind", "_native", "_binance")
+    __slots__ = ("key", "data", "kind", "_native", "_binance", "_framed")
 
     def __init__(self, key: str, data: Any, kind: str) -> None:
         self.key, self.data, self.kind = key, data, kind
         self._native: str | None = None
         self._binance: dict[str, str | None] = {}
+        self._framed: dict[str, bytes] = {}
 
     def native(self) -> str:
         if self._native is None:
             self._native = native.data_frame(self.key, self.data)
         return self._native
+
+    def framed(self, text: str) -> bytes:
+        """The WebSocket frame of `text`, encoded once per event for all its clients."""
+        out = self._framed.get(text)
+        if out is None:
+            out = self._framed[text] = frame_bytes(text)
+        return out
 
     def binance(self, name: str) -> str | None:
         """The raw Binance payload for a subscription named `name` (None: nothing to send for it)."""
@@ -227,12 +235,14 @@ class StreamHub:
         for conn in list(subs):
             self.delivered += 1
             if conn.protocol == "native":
-                conn.offer(frame.native() if kind != "resync" else native.resync_frame(key, data))
+                text = frame.native() if kind != "resync" else native.resync_frame(key, data)
+                conn.offer(text, frame.framed(text))
                 continue
             for name in conn.keys.get(key, ()):
                 payload = frame.binance(name)
                 if payload is not None:
-                    conn.offer(binance.wrap(conn.protocol, name, payload))
+                    text = binance.wrap(conn.protocol, name, payload)
+                    conn.offer(text, frame.framed(text) if conn.protocol == "binance" else None)
 
     def deliver_user(self, msg: dict) -> None:
         conns = self.users.get(msg.get("user_id"))   # type: ignore[arg-type]

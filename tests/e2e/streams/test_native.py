@@ -102,3 +102,13 @@ async def test_private_streams_need_auth_and_carry_own_orders_fills_balances(liv
         await ws.send(json.dumps({"op": "ping", "id": 9}))
         pong = await until(ws, lambda m: m.get("type") == "pong")
         assert pong == {"type": "pong", "id": 9}
+
+
+async def test_the_server_writes_frames_straight_to_the_transport(live_server):
+    """Under uvicorn's sans-I/O protocol (what `mycrypto serve` runs) connections take the fast path."""
+    async with websockets.connect(ws_url(live_server.url)) as ws:
+        await ws.send(json.dumps({"op": "ping", "id": 1}))
+        assert await recv_json(ws) == {"type": "pong", "id": 1}
+        hub = live_server.app.state.container.streams
+        [conn] = list(hub.connections)
+        assert conn._raw is not None

@@ -50,3 +50,12 @@ async def test_a_policy_close_flushes_the_explaining_frame():
     conn.start()
     await conn.finish()
     assert ws.sent == ["error: too many subscriptions"] and ws.closed_with == (1008, "too many subscriptions")
+
+
+async def test_frames_are_valid_websocket_text_frames():
+    from mycrypto.streams.connection import frame_bytes
+    assert frame_bytes("hi") == b"\x81\x02hi"
+    long = "x" * 300
+    assert frame_bytes(long)[:4] == b"\x81\x7e\x01\x2c" and frame_bytes(long)[4:] == long.encode()
+    huge = "y" * 70000
+    assert frame_bytes(huge)[:10] == b"\x81\x7f" + (70000).to_bytes(8, "big")
