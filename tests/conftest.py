@@ -95,8 +95,9 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = create_app(settings.model_copy(update={"port": self.port}), access_log=access_log)
+        # the WebSocket implementation `mycrypto serve` runs (cli.py; the streams write frames through it)
         self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
-                                                    log_config=None, lifespan="on"))
+                                                    log_config=None, lifespan="on", ws="websockets-sansio"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def start(self) -> LiveServer:

@@ -39,6 +39,7 @@ from .config import Settings
 from .container import Container
 from .marketdata import api as marketdata_api
 from .notify import relay
+from .streams import api as streams_api
 from .trading import api as trade_api
 from .trading.fastpath import TradeFastPath
 from .trading.health import engine_health
@@ -66,8 +67,11 @@ SERVICE_APPS = {
     # /api/v3 (docs/binance-api.md) is an adapter over TradeService: served wherever the trade service runs,
     # its routes after the trade routes (its catch-alls answer unknown /api/v3 paths). Price alerts
     # (docs/alerts.md) run beside the engines; their routes and the indicators' are served here too.
-    "trade": ServiceApp((trade_api.router, binance_api.router, alerts_api.router, marketdata_api.router),
-                        partial(trade_api.lifespan, beside=(alerts_api.lifespan,)), TradeFastPath,
+    # WebSocket streams (docs/streams.md) run beside the engines too; the listen-key routes come before
+    # the /api/v3 catch-alls.
+    "trade": ServiceApp((trade_api.router, streams_api.router, binance_api.router, alerts_api.router,
+                         marketdata_api.router),
+                        partial(trade_api.lifespan, beside=(alerts_api.lifespan, streams_api.lifespan)), TradeFastPath,
                         check=("engine", engine_health)),
     "frontend": ServiceApp((web_api.router,)),
 }

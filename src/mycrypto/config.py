@@ -184,6 +184,11 @@ class Settings(BaseSettings):
     request_limits_per_ip: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: dict(REQUEST_LIMITS_PER_IP), alias="REQUEST_LIMITS_PER_IP")
 
+    # (issue 13, docs/frontend.md "Live updates") The web app keeps one WebSocket to /ws and updates its
+    # screens from the streams (polling only while disconnected); false = the app only polls (e.g. an
+    # ingress that does not route /ws yet).
+    web_live_updates: bool = Field(True, alias="WEB_LIVE_UPDATES")
+
     # --- wallet ----------------------------------------------------------------------------------
     faucet_enabled: bool = Field(True, alias="FAUCET_ENABLED")
     chain_simulator: bool = Field(True, alias="CHAIN_SIMULATOR")
@@ -227,6 +232,17 @@ class Settings(BaseSettings):
 
     # --- price alerts (issue 13; see docs/alerts.md): active alerts a user may have at once
     alerts_max_per_user: int = Field(50, alias="ALERTS_MAX_PER_USER", ge=1, le=1000)
+
+    # --- WebSocket streams (issue 13; see docs/streams.md) --------------------------------------
+    stream_send_queue: int = Field(1000, alias="STREAM_SEND_QUEUE", ge=10, le=100000)   # frames per client
+    stream_max_connections_per_ip: int = Field(50, alias="STREAM_MAX_CONNECTIONS_PER_IP", ge=1)
+    stream_max_subscriptions: int = Field(1024, alias="STREAM_MAX_SUBSCRIPTIONS", ge=1, le=100000)
+    stream_max_frame_bytes: int = Field(65536, alias="STREAM_MAX_FRAME_BYTES", ge=1024)
+    stream_ping_interval_s: float = Field(20.0, alias="STREAM_PING_INTERVAL_SECONDS", gt=0, le=600)
+    stream_idle_timeout_s: float = Field(60.0, alias="STREAM_IDLE_TIMEOUT_SECONDS", gt=0, le=3600)
+    stream_pull_interval_ms: int = Field(100, alias="STREAM_PULL_INTERVAL_MS", ge=10, le=10000)
+    stream_listen_key_ttl_s: int = Field(3600, alias="STREAM_LISTEN_KEY_TTL_SECONDS", ge=60, le=86400)
+    stream_redis_channel: str = Field("mycrypto:streams", alias="STREAM_REDIS_CHANNEL")
 
     # --- Binance-compatible API /api/v3 (issue 6; see docs/binance-api.md) -----------------------
     # REQUEST_WEIGHT per minute per client IP (Binance's default is 6000) and new orders per 10 s per user

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .auth.service import AuthService
     from .compat.binance.service import BinanceAdapter
     from .notify.relay import Handler, OutboxRelay
+    from .streams.hub import StreamHub
     from .notify.worker import EmailConsumer
     from .trading.registry import EngineRegistry
     from .trading.service import TradeService
@@ -62,6 +63,7 @@ class Container:
     trade_forwarder: httpx.AsyncClient | None = None
     binance_adapter: BinanceAdapter | None = None
     alerts: AlertService | None = None             # price alerts beside the engines (trading.api.lifespan)
+    streams: StreamHub | None = None               # WebSocket streams beside the engines (streams/api.py)
     # the wallet service (wallet.api.lifespan)
     wallet: WalletComponents | None = None
 

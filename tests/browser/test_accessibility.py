@@ -19,7 +19,7 @@ AUDIT = (Path(__file__).parent / "audit.js").read_text()
 
 PUBLIC_PAGES = ["/app/markets", "/app/trade/BTC-USDT", "/app/login", "/app/register", "/app/forgot-password",
                 "/app/check-email?email=a%40example.com", "/app/reset-password?token=abcdefghijkl", "/app/nowhere"]
-PRIVATE_PAGES = ["/app/wallet", "/app/account", "/app/trade/ETH-USDT", "/app/admin"]
+PRIVATE_PAGES = ["/app/wallet", "/app/alerts", "/app/account", "/app/trade/ETH-USDT", "/app/admin"]
 
 
 async def audit(page) -> list[str]:

@@ -30,7 +30,7 @@ CANVAS_LABELS = (HERE / "canvas_labels.js").read_text()
 
 SIZES = ["mobile", "tablet", "small-laptop", "laptop", "desktop"]
 COLUMNS = {"mobile": 1, "tablet": 2, "small-laptop": 3, "laptop": 3, "desktop": 3}
-SIGNED_IN_PAGES = ["/app/markets", "/app/trade/BTC-USDT", "/app/trade/ETH-BTC", "/app/wallet", "/app/account",
+SIGNED_IN_PAGES = ["/app/markets", "/app/trade/BTC-USDT", "/app/trade/ETH-BTC", "/app/wallet", "/app/alerts", "/app/account",
                    "/app/admin"]
 GUEST_PAGES = ["/app/markets", "/app/trade/BTC-USDT", "/app/login", "/app/register", "/app/forgot-password",
                "/app/check-email?email=someone.with.a.long.address%40example.com",

@@ -38,6 +38,7 @@ async def lifespan(container: Container) -> AsyncIterator[None]:
     service = AlertService(container.db, container.settings, registry, limiter=container.rate_limiter,
                            wake=partial(relay.wake, container))
     registry.engine_hooks.append(service.engine_started)
+    registry.feed_listeners.append(service.on_committed)
     container.alerts = service
     await service.start()          # listening for alert changes before any evaluator loads its alerts
     try:

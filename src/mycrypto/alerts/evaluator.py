@@ -1,7 +1,7 @@
 """The alert evaluator of one market, running on the replica that owns the market, beside its engine.
 
-Off the sequencer's path: the engine's feed calls `on_committed` after each committed batch (see
-marketdata/feed.py), which only appends the batch's trade list to a queue (O(1)) and wakes this
+Off the sequencer's path: the registry's feed listener (AlertService.on_committed) calls `on_committed`
+after each committed batch of this market (see marketdata/feed.py), which only appends the batch's trade list to a queue (O(1)) and wakes this
 evaluator's own task. The task runs the trades through the pure `MarketWatch` (trigger books: a trade
 costs O(log n) per alert it fires, not O(alerts)) and writes the firings (alerts/firing.py).
 

@@ -182,9 +182,16 @@ class AlertService:
             return self.registry.engines.get(market_id) is engine and engine.accepting and not self._closing
 
         evaluator = MarketEvaluator(engine.spec, self.db, self.settings, is_current=is_current, on_fired=self.wake)
-        engine.feed.listeners.append(evaluator.on_committed)
         self.evaluators[market_id] = evaluator
         evaluator.start()
+
+    def on_committed(self, event: Any) -> None:
+        """Registry feed listener (marketdata.events.CommittedBatch): hand a market's committed trades
+        to its evaluator (O(1), on the sequencer's path)."""
+        if event.trades:
+            evaluator = self.evaluators.get(event.spec.id)
+            if evaluator is not None:
+                evaluator.on_committed(event.trades, event.update_id, event.ms)
 
     async def start(self) -> None:
         """Listen for alert changes (before any evaluator loads its alerts, so none is missed)."""

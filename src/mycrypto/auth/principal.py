@@ -159,3 +159,53 @@ async def admin_principal(request: Request) -> Principal:
     if not principal.is_admin:
         raise Forbidden("Administrators only.", code="admin_required")
     return principal
+
+
+async def token_principal(container: Any, token: Any) -> tuple[Principal, int]:
+    """(the caller, its token's expiry epoch s) for an access token sent outside an HTTP header (the
+    WebSocket streams' `op auth` and handshake cookie); raises Unauthorized like current_principal."""
+    if not isinstance(token, str) or not token:
+        raise Unauthorized("A token is required.", code="invalid_token")
+    claims = decode_access_token(container.settings, token)
+    if claims.session_id:
+        await container.auth.check_session(claims.user_id, claims.session_id)
+    principal = await container.auth.principal_for_user(claims.user_id, session_id=claims.session_id)
+    return principal, claims.expires_at
+
+
+async def api_key_user(container: Any, api_key: Any) -> int | None:
+    """The user of a live API key (no signature: Binance's listen-key endpoints take only the key)."""
+    if not isinstance(api_key, str) or not api_key or len(api_key) > 256:
+        return None
+    record = await container.auth.key_cache.get(container.db, container.settings.data_encryption_key.get_secret_value(),
+                                                api_key.strip())
+    if record is None or record.revoked:
+        return None
+    status = await container.auth.status_cache.get(container.db, record.user_id)
+    return record.user_id if status is not None and status.active else None
+
+
+async def ws_signed_user(container: Any, params: Any, now_ms: int) -> int | None:
+    """The user of a Binance WebSocket API signed request (`userDataStream.subscribe.signature`): params
+    {apiKey, timestamp, [recvWindow], signature}, signed as HMAC-SHA256 over the other params sorted by
+    name, `k=v` joined by '&' (Binance's WebSocket API rule). None when anything does not check out."""
+    import hashlib
+    import hmac
+
+    if not isinstance(params, dict) or not all(isinstance(v, (str, int)) for v in params.values()):
+        return None
+    signature = params.get("signature")
+    user_id = await api_key_user(container, params.get("apiKey"))
+    if user_id is None or not isinstance(signature, str):
+        return None
+    try:
+        ts, window = int(params.get("timestamp", 0)), int(params.get("recvWindow", 5000))
+    except (TypeError, ValueError):
+        return None
+    if not (0 < window <= 60000) or ts > now_ms + 1000 or now_ms - ts > window:
+        return None
+    payload = "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "signature")
+    record = await container.auth.key_cache.get(container.db, container.settings.data_encryption_key.get_secret_value(),
+                                                str(params["apiKey"]).strip())
+    expected = hmac.new(record.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    return user_id if hmac.compare_digest(expected, signature.lower()) else None

@@ -9,9 +9,11 @@ current version while a batch is in flight waits for the batch (milliseconds) in
 uncommitted book.
 
 `listeners` get every committed batch right after it is applied here (the engine's "batch
-committed" point): `listener(trades, update_id, ms)` with the batch's engine trade tuples. They run
-on the sequencer's path, so they must only hand the batch over (append it to their own queue) and
-never block or await; one that raises is logged and skipped (alerts/evaluator.py is one).
+committed" point) as one `events.CommittedBatch` (trades, changed levels and orders, the update id),
+and a `reset` one after each rebuild of the book. The registry shares one list with every engine
+(`EngineRegistry.feed_listeners`: alerts, streams). They run on the sequencer's path, so they must only
+hand the batch over (append it to their own queue) and never block or await; one that raises is
+logged and skipped.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from typing import Any
 import orjson
 
 from ..common.markets import MarketSpec
+from .events import Captured, CommittedBatch, capture
 from .views import (DepthSnapshot, Rolling24h, Ticker, depth_dict, depth_snapshot, make_ticker, public_trade,
                     ticker_dict, trade_dict)
 
@@ -56,7 +59,7 @@ class MarketFeed:
         self._depth_msgs: dict[int, tuple[int, dict, dict]] = {}
         self._trades_json: dict[int, bytes] = {}
         self._ticker: tuple[tuple, Ticker, bytes] | None = None
-        self.listeners: list[Callable[[list[tuple], int, int], None]] = []
+        self.listeners: list[Callable[[CommittedBatch], None]] = []
 
     # ------------------------------------------------------------------ engine side
     def reset(self, book: Any, update_id: int, recent: list[tuple], minute_rows: list[tuple]) -> None:
@@ -78,8 +81,28 @@ class MarketFeed:
         else:
             self._clean_event.clear()
 
+    @staticmethod
+    def capture(batch: Any, book: Any) -> Captured:
+        """The batch's changed levels and orders, taken right after it was matched (events.capture)."""
+        return capture(batch, book)
+
+    def rebuilt(self, book: Any, update_id: int) -> None:
+        """The engine rebuilt its book from the database: readers see it, listeners get a reset."""
+        self.book = book
+        self.update_id = update_id
+        self._invalidate(trades=False)
+        self.set_clean(True)
+        self._publish(CommittedBatch(self.spec, update_id, now_ms(), reset=True))
+
+    def _publish(self, event: CommittedBatch) -> None:
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:  # a listener's bug must not fail the sequencer that committed the batch
+                log.exception("market feed listener failed", extra={"market": self.spec.symbol})
+
     def committed(self, trades: list[tuple], update_id: int, ms: int, book: Any, levels: tuple | None = None,
-                  clean: bool = True) -> None:
+                  clean: bool = True, captured: Captured | None = None) -> None:
         """A batch committed: `trades` are engine trade tuples (see Batch.trades). With a pipelined
         engine the book may already hold the next, uncommitted batch (`clean` False): then `levels`
         ((bids, asks) captured right after this batch) is what readers get for this version."""
@@ -94,11 +117,8 @@ class MarketFeed:
         if levels is not None:
             self._levels = (update_id, CAPTURED_PER_BATCH, levels[0], levels[1])
         self.set_clean(clean)
-        for listener in self.listeners:
-            try:
-                listener(trades, update_id, ms)
-            except Exception:  # a listener's bug must not fail the sequencer that committed the batch
-                log.exception("market feed listener failed", extra={"market": self.spec.symbol})
+        if self.listeners:
+            self._publish(CommittedBatch(self.spec, update_id, ms, trades, captured))
 
     def _invalidate(self, trades: bool) -> None:
         self._levels = None

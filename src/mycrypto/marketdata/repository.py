@@ -89,7 +89,15 @@ async def stored_candles(conn: Queryable, market_id: int, interval: str, start_m
 
 
 async def depth_from_orders(conn: Queryable, spec: MarketSpec, limit: int) -> tuple[int, list, list]:
-    """(book update id, bids, asks) aggregated from open orders; levels are (ticks, lots, count) best first."""
+    """(book update id, bids, asks) aggregated from open orders; levels are (ticks, lots, count) best first.
+    Both reads in one repeatable-read snapshot, so the update id is exactly the book's (stream resync)."""
+    if getattr(conn, "is_in_transaction", lambda: True)():
+        return await _depth_from_orders(conn, spec, limit)
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        return await _depth_from_orders(conn, spec, limit)
+
+
+async def _depth_from_orders(conn: Queryable, spec: MarketSpec, limit: int) -> tuple[int, list, list]:
     rows = await conn.fetch(
         "(SELECT 'buy' AS side, price, sum(quantity - filled_quantity) AS qty, count(*) AS n FROM trade.spot_order "
         " WHERE market_id = $1 AND status IN ('new', 'partially_filled') AND side = 'buy' "

@@ -88,7 +88,8 @@ def _s(value: Decimal | None) -> str | None:
 def depth_dict(spec: MarketSpec, update_id: int, time_ms: int, bids: list, asks: list) -> dict:
     """bids/asks: (price_ticks, qty_lots, ...) best first."""
     ps, qs = spec.price_str, spec.qty_str
-    return {"symbol": spec.symbol, "update_id": update_id, "time": time_ms,
+    # "seq" (= update_id) is the book sequence the streams' diffs carry (docs/streams.md: resync)
+    return {"symbol": spec.symbol, "update_id": update_id, "seq": update_id, "time": time_ms,
             "bids": [[ps(level[0]), qs(level[1])] for level in bids],
             "asks": [[ps(level[0]), qs(level[1])] for level in asks]}
 

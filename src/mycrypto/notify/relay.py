@@ -192,6 +192,23 @@ def email_route(container_db: Any, settings: Any) -> tuple[Handler, ConfirmingPu
     return InProcessEmailRoute(container_db, settings), None
 
 
+class RedisStreamRoute:
+    """`stream.user.*` rows -> Redis pub/sub (the trade replicas' stream hubs deliver them to the user's
+    connections). Pub/sub keeps no backlog: a user not connected at that moment misses nothing they
+    could have received later, so a published row counts as delivered."""
+
+    def __init__(self, redis: Any, channel: str) -> None:
+        self.redis = redis
+        self.channel = channel
+
+    async def __call__(self, rows: list[OutboxRow]) -> dict[int, str | None]:
+        import orjson
+        for row in rows:
+            await self.redis.publish(self.channel, orjson.dumps({"k": "o", "topic": row.topic,
+                                                                  "payload": row.payload}))
+        return {row.id: None for row in rows}
+
+
 def add_route(container: Container, prefix: str, handler: Handler) -> None:
     """Let another service relay its own topic family through the same loop."""
     container.outbox_routes[prefix] = handler
@@ -230,6 +247,9 @@ async def running_relay(container: Container) -> AsyncIterator[OutboxRelay]:
     settings = container.settings
     handler, publisher = email_route(container.db, settings)
     routes = {"email.": handler, **container.outbox_routes}
+    if container.redis is not None and "stream.user." not in routes:
+        # private stream events (docs/streams.md) go to every replica's stream hub through Redis
+        routes["stream.user."] = RedisStreamRoute(container.redis, settings.stream_redis_channel + ":user")
     retry_base = 1.0 if settings.amqp_url else settings.email_retry_base_s
     relay = OutboxRelay(container.db, routes, retry_base_s=retry_base,
                         retry_cap_s=30.0 if settings.amqp_url else 600.0)

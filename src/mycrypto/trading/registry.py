@@ -78,8 +78,12 @@ class EngineRegistry:
         self._tick_lock = asyncio.Lock()
         self._closing = False
         # called with each engine this process starts owning, once it runs (e.g. the alert evaluator
-        # subscribes to its feed); a hook must not block
+        # starts beside it); a hook must not block
         self.engine_hooks: list[Callable[[MarketEngine], None]] = []
+        # called with every batch any owned engine commits, and with a reset after each rebuild
+        # (marketdata.events.CommittedBatch; alerts, streams). One list shared by every engine's feed:
+        # a listener must only hand the event over, never block or await (see marketdata/feed.py)
+        self.feed_listeners: list[Callable[[Any], None]] = []
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -204,6 +208,7 @@ class EngineRegistry:
             fee_acc = self.fee_accounts[spec.quote]
             engine = MarketEngine(spec, self.db, fee_account=fee_acc, epoch=epoch,
                                   batch_max=self.settings.trade_batch_max, on_lost=self._on_lost)
+            engine.feed.listeners = self.feed_listeners   # before start: its first rebuild is a reset
             await engine.start()
         except Exception:
             log.exception("could not start the engine; releasing the market", extra={"market": spec.symbol})

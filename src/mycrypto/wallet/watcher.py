@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -139,6 +140,11 @@ class DepositWatcher:
                     await enqueue(conn, "wallet.deposit_credited", {
                         "user_id": row["user_id"], "deposit_id": row["id"], "asset": row["asset"],
                         "amount": fmt(row["amount"]), "txid": row["txid"]})
+                    # the owner's private stream (docs/streams.md: transfers, and a balance update)
+                    await enqueue(conn, "stream.user.transfer", {
+                        "user_id": row["user_id"], "kind": "deposit", "id": row["id"], "asset": row["asset"],
+                        "amount": fmt(row["amount"]), "status": "credited", "txid": row["txid"],
+                        "time": time.time_ns() // 1_000_000})
                 await uow.commit()
             result.credited += len(rows)
             log.info("deposits credited", extra={"count": len(rows)})

@@ -8,6 +8,8 @@ requests, so the daily limit and the Idempotency-Key check see every earlier req
 """
 from __future__ import annotations
 
+import time
+
 import hashlib
 import logging
 import re
@@ -200,3 +202,8 @@ async def notify_withdrawal(conn: Any, row: Any) -> None:
     await enqueue(conn, "wallet.withdrawal_updated", {
         "user_id": row["user_id"], "withdrawal_id": row["id"], "asset": row["asset"], "amount": fmt(row["amount"]),
         "fee": fmt(row["fee"]), "status": row["status"], "txid": row["txid"]})
+    # the owner's private stream (docs/streams.md: transfers, and a balance update)
+    await enqueue(conn, "stream.user.transfer", {
+        "user_id": row["user_id"], "kind": "withdrawal", "id": row["id"], "asset": row["asset"],
+        "amount": fmt(row["amount"]), "fee": fmt(row["fee"]), "status": row["status"], "txid": row["txid"],
+        "time": time.time_ns() // 1_000_000})

@@ -64,7 +64,7 @@ async def app_route(path: str) -> Response:
 
 
 # The first segment of every client-side route in static/js/app.js (a test keeps the two in step).
-APP_PAGES = ("markets", "trade", "wallet", "account", "admin", "login", "register", "check-email",
+APP_PAGES = ("markets", "trade", "wallet", "alerts", "account", "admin", "login", "register", "check-email",
              "verify-email", "forgot-password", "reset-password")
 _ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 

@@ -65,6 +65,7 @@ async def config(request: Request) -> Response:
         "real_chains": _real_chains(settings),  # chains on a real node: no simulated deposits there
         "mailbox_url": "/dev/mailbox" if dev else None,
         "registration_enabled": settings.registration_enabled,
+        "live": settings.web_live_updates,   # use the /ws streams (docs/frontend.md "Live updates")
     }, headers={"Cache-Control": "no-cache"})
 
 

@@ -32,6 +32,7 @@ ALLOWED = {
     "wallet": FOUNDATION | {"auth", "notify"},
     "trading": FOUNDATION | {"auth", "wallet", "marketdata"},
     "alerts": FOUNDATION | {"auth", "notify", "marketdata", "trading"},
+    "streams": FOUNDATION | {"auth", "notify", "marketdata", "trading", "wallet"},
     "ops": FOUNDATION | {"auth", "wallet"},
     "compat": set(),   # the namespace package (compat/__init__.py)
     "compat.binance": FOUNDATION | {"auth", "wallet", "trading"},

@@ -60,7 +60,7 @@ async def test_feed_serves_committed_depth_and_caches_bytes():
     feed = MarketFeed(SPEC)
     feed.reset(book, 5, [], [])
     body = await feed.depth_json(10)
-    assert body == (b'{"symbol":"BTC-USDT","update_id":5,"time":%d,"bids":[["50000","0.0015"]],'
+    assert body == (b'{"symbol":"BTC-USDT","update_id":5,"seq":5,"time":%d,"bids":[["50000","0.0015"]],'
                     b'"asks":[["51000","0.0001"]]}' % feed.update_ms)
     assert await feed.depth_json(10) is body                 # cached bytes per version
     # while a batch is in flight, an uncommitted change is never visible

@@ -437,6 +437,11 @@ class OrderBook:
         asks = [(-k, al[k][1], al[k][0]) for k in reversed(self._ak[-levels:])] if levels > 0 else []
         return bids, asks
 
+    def level_qty(self, side, price):
+        """Total resting quantity at one price on one side (0: no level there)."""
+        lvl = self._bl.get(price) if side == BUY else self._al.get(-price)
+        return lvl[1] if lvl is not None else 0
+
     def resting(self, oid):
         """(owner, side, price, remaining_qty) of a resting order, or None."""
         o = self._orders.get(oid)

@@ -131,7 +131,8 @@ class CommitPipeline(EngineState):
         batch_committed(self.spec.symbol, prep.cmds, prep.outcomes, len(prep.batch.trades) if prep.batch else 0)
         if prep.batch is not None:
             self.update_id = prep.update_id
-            self.feed.committed(prep.batch.trades, prep.update_id, prep.ms, self.book, prep.levels, clean=clean)
+            self.feed.committed(prep.batch.trades, prep.update_id, prep.ms, self.book, prep.levels, clean=clean,
+                                captured=prep.captured)
         elif clean:
             # every command was refused (or changed nothing): the book is as committed, so readers
             # waiting for a clean feed must not wait for the next batch (issue 6 fix)

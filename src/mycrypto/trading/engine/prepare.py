@@ -93,8 +93,9 @@ class BatchPreparation(EngineState):
         for o in batch.new_orders:
             o.is_new = False   # a later batch that changes it must UPDATE the row this batch inserts
         levels = self.book.depth(CAPTURED_PER_BATCH)   # published with this batch's commit
+        captured = self.feed.capture(batch, self.book)  # its book diff and order updates (streams)
         t2 = time.perf_counter()
         timings["match"] += t2 - t1
-        prep = Prepared(cmds, outcomes, batch, update_id, ms, None, args, slot, levels, coids)
+        prep = Prepared(cmds, outcomes, batch, update_id, ms, None, args, slot, levels, coids, captured)
         prep.task = asyncio.create_task(self._execute(prep, t2))
         return prep

@@ -37,10 +37,7 @@ class BookRebuild(EngineState):
         self.update_id = max(self.update_id, update_id)
         self._prepared_update_id = self.update_id
         self.dirty = False
-        self.feed.book = book
-        self.feed.update_id = self.update_id
-        self.feed._invalidate(trades=False)
-        self.feed.set_clean(True)
+        self.feed.rebuilt(book, self.update_id)   # stream clients holding a book resync
 
     async def try_rebuild(self) -> bool:
         """Rebuild if the book is dirty; False (and still dirty) while the database is unreachable."""

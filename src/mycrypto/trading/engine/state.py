@@ -37,6 +37,7 @@ class Prepared:
     slot: int                        # which of the engine's two connections it commits on
     levels: tuple | None             # depth captured right after this batch (published at its commit)
     coids: dict[tuple[int, str], int]  # client order ids this batch places -> order id
+    captured: Any = None             # its changed levels and orders (marketdata.events.Captured)
     acked: bool = False              # acknowledged already (by its commit task, see commit.py)
     sent: bool = False               # its commit reached a connection (it may have landed)
     settling: bool = False           # its settlement has started (_settle_or_replay)

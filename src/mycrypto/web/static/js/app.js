@@ -1,6 +1,8 @@
 // The web app's entry point: the header, the routes and the page frame. See docs/frontend.md.
 import { h, replace } from "./dom.js";
 import { interceptLinks, navigate, render, route, setRenderer } from "./router.js";
+import * as live from "./live.js";
+import * as notifications from "./notifications.js";
 import * as session from "./session.js";
 import { announce } from "./ui.js";
 
@@ -8,6 +10,7 @@ const PAGES = {
   markets: () => import("./pages/markets.js"),
   trade: () => import("./pages/trade.js"),
   wallet: () => import("./pages/wallet.js"),
+  alerts: () => import("./pages/alerts.js"),
   account: () => import("./pages/account.js"),
   admin: () => import("./pages/admin.js"),
   login: () => import("./pages/login.js"),
@@ -25,6 +28,7 @@ route("/app/markets", { page: "markets", title: "Markets" });
 route("/app/trade", { page: "trade", title: "Trade" });
 route("/app/trade/:symbol", { page: "trade", title: "Trade" });
 route("/app/wallet", { page: "wallet", title: "Wallet", auth: true });
+route("/app/alerts", { page: "alerts", title: "Price alerts", auth: true });
 route("/app/account", { page: "account", title: "Account and security", auth: true });
 route("/app/admin", { page: "admin", title: "Administration", auth: true, admin: true });
 route("/app/login", { page: "login", title: "Sign in", guest: true });
@@ -51,6 +55,7 @@ function renderHeader() {
   ];
   if (user) {
     links.push(navLink("/app/wallet", "Wallet", path.startsWith("/app/wallet")));
+    links.push(navLink("/app/alerts", "Alerts", path.startsWith("/app/alerts")));
     links.push(navLink("/app/account", "Account", path.startsWith("/app/account")));
     if (session.isAdmin()) links.push(navLink("/app/admin", "Admin", path.startsWith("/app/admin")));
   }
@@ -62,7 +67,8 @@ function renderHeader() {
       announce("You are signed out.");
       navigate("/app/login");
     });
-    replace(userArea, h("span", { class: "user-email" }, h("span", { class: "visually-hidden" }, "Signed in as "), user.email), out);
+    replace(userArea, notifications.headerButton(),
+      h("span", { class: "user-email" }, h("span", { class: "visually-hidden" }, "Signed in as "), user.email), out);
   } else {
     replace(userArea,
       h("a", { href: `/app/login`, class: "btn-link" }, "Sign in"),
@@ -126,10 +132,33 @@ async function renderPage(found, url, { focus, isCurrent }) {
   return cleanup;
 }
 
+// The stream connection's state, visible to everyone using a live screen (docs/frontend.md).
+const CONNECTION_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", resyncing: "Resyncing…" };
+function showConnection(state) {
+  const el = document.getElementById("conn-state");
+  if (!el) return;
+  const text = CONNECTION_TEXT[state];
+  el.hidden = !text;
+  el.dataset.state = state;
+  if (text && el.textContent !== text) el.textContent = text;
+}
+
+// Private streams and alert notifications follow the signed-in user; the socket is re-opened on a
+// change because the server authenticates it at the handshake (by the session cookie).
+let streamUser = null;
+function followUser() {
+  const id = session.state.user ? session.state.user.id ?? session.state.user.email : null;
+  if (id === streamUser) return;
+  streamUser = id;
+  live.restart();
+  if (id !== null) notifications.start(); else notifications.stopAll();
+}
+
 async function start() {
   setRenderer(renderPage);
   interceptLinks();
-  session.onChange(() => renderHeader());
+  live.onState(showConnection);
+  session.onChange(() => { renderHeader(); followUser(); });
   window.addEventListener("mc:signed-out", () => {
     const wasSignedIn = Boolean(session.state.user);
     session.signedOut();
@@ -140,6 +169,8 @@ async function start() {
     }
   });
   await Promise.all([session.loadConfig(), session.loadUser().catch(() => null)]);
+  live.enable(session.state.config.live);
+  followUser();
   await render({ focus: false });
   document.documentElement.dataset.ready = "true";
 }

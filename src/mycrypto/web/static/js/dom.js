@@ -106,9 +106,30 @@ export function table({ caption, columns, rows, empty = "Nothing yet.", captionH
       return h(tag, { class: c.num ? "num" : c.cls || null, scope: tag === "th" ? "row" : null }, cell);
     })));
   }
-  return h("div", { class: "table-wrap" },
-    h("table", {}, h("caption", { class: captionHidden ? "visually-hidden" : null }, caption), head, body));
+  const tableEl = h("table", {}, h("caption", { class: captionHidden ? "visually-hidden" : null }, caption), head, body);
+  const wrap = h("div", { class: "table-wrap", dataset: { caption } }, tableEl);
+  scrollWatch.observe(wrap);
+  scrollWatch.observe(tableEl);
+  return wrap;
 }
+
+// A table wider than its panel scrolls sideways (phones): keyboard users must be able to scroll it
+// too, so such a wrapper becomes a focusable, named region - and stops being one when it fits again.
+const scrollWatch = new ResizeObserver((entries) => {
+  for (const entry of entries) {
+    const wrap = entry.target.classList.contains("table-wrap") ? entry.target : entry.target.parentElement;
+    if (!wrap || !wrap.classList.contains("table-wrap")) continue;
+    if (wrap.scrollWidth > wrap.clientWidth + 1) {
+      wrap.setAttribute("tabindex", "0");
+      wrap.setAttribute("role", "region");
+      wrap.setAttribute("aria-label", `${wrap.dataset.caption} (scrolls sideways)`);
+    } else if (wrap.hasAttribute("tabindex")) {
+      wrap.removeAttribute("tabindex");
+      wrap.removeAttribute("role");
+      wrap.removeAttribute("aria-label");
+    }
+  }
+});
 
 export function time(ms) {
   if (ms === null || ms === undefined) return "—";

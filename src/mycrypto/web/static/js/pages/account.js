@@ -1,7 +1,9 @@
 // Account and security: profile, password, 2FA (enrol with secret + URI + QR, recovery codes, turn
-// off), API keys (create / list / revoke), signed-in sessions (revoke) and the security log.
+// off), API keys (create / list / revoke), signed-in sessions (revoke) and the security log (re-read
+// when the private `security` stream reports a new sign-in, 2FA or key change).
 import { ApiError, del, get, post } from "../api.js";
 import { field, h, replace, table, time } from "../dom.js";
+import * as live from "../live.js";
 import { announce, copyButton, pageTitle, section, statusBadge, statusLine } from "../ui.js";
 
 export async function render({ main, session, navigate }) {
@@ -261,5 +263,8 @@ export async function render({ main, session, navigate }) {
   await Promise.all([loadKeys(), loadSessions(), loadEvents()].map((p) => p.catch((exc) => {
     if (!(exc instanceof ApiError)) throw exc;
   })));
-  return null;
+  // A sign-in elsewhere shows up in the log and the sessions list as it happens.
+  return live.subscribe("security", {
+    data: () => { Promise.all([loadEvents(), loadSessions()]).catch(() => {}); },
+  });
 }

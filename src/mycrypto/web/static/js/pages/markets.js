@@ -1,8 +1,9 @@
-// Markets: every market with its 24h ticker, refreshed every few seconds.
+// Markets: every market with its 24h ticker, live from the `tickers` stream (polled while it is down).
 import { get } from "../api.js";
 import { compare, format, formatStep } from "../decimal.js";
 import { h, replace, table } from "../dom.js";
-import { pageTitle, poll, statusBadge, statusLine } from "../ui.js";
+import { liveOrPoll } from "../live.js";
+import { pageTitle, statusBadge, statusLine } from "../ui.js";
 
 export function changeCell(percent) {
   if (percent === null || percent === undefined) return "—";
@@ -16,13 +17,22 @@ export async function render({ main }) {
   const status = statusLine();
   const holder = h("div", { class: "markets-table" });
   main.append(pageTitle("Markets"),
-    h("p", { class: "muted" }, "Spot markets with 24-hour statistics. Prices refresh every 5 seconds."),
+    h("p", { class: "muted" }, "Spot markets with 24-hour statistics, updated live."),
     h("section", { class: "panel", "aria-label": "All markets" }, holder, status.el));
   let markets = null;
-  return poll(async () => {
+  let bySymbol = {};
+  async function refresh() {
     if (!markets) markets = await get("/api/v1/trade/markets");
     const tickers = await get("/api/v1/trade/ticker");
-    const bySymbol = Object.fromEntries(tickers.map((t) => [t.symbol, t]));
+    bySymbol = Object.fromEntries(tickers.map((t) => [t.symbol, t]));
+    draw();
+  }
+  // A `tickers` frame: the 24h tickers of the markets that changed (or all of them).
+  function apply(d) {
+    for (const t of Array.isArray(d) ? d : [d]) if (t && t.symbol) bySymbol[t.symbol] = t;
+    if (markets) draw();
+  }
+  function draw() {
     status.clear();
     replace(holder, table({
       caption: "Markets",
@@ -42,5 +52,6 @@ export async function render({ main }) {
       rows: markets,
       empty: "No markets are configured.",
     }));
-  }, 5000, (exc) => status.error(exc));
+  }
+  return liveOrPoll("tickers", { refresh, apply, ms: 5000, onError: (exc) => status.error(exc) });
 }

@@ -1,11 +1,15 @@
 // The trade page of one market: ticker, order book (live), candles with an interval switcher, depth,
 // recent trades, the order form, and the user's open orders / order history / trades.
+// Everything updates from the /ws streams while connected (live.js, booksync.js) and is polled only
+// while they are not (docs/frontend.md "Live updates").
 import { del, get, query } from "../api.js";
+import { liveBook } from "../booksync.js";
 import { drawCandles, drawDepth } from "../charts.js";
 import { add as addDec, format, formatStep, sub as subDec, toNumberForChart } from "../decimal.js";
 import { field, h, replace, shortTime, table, time } from "../dom.js";
+import * as live from "../live.js";
 import { createOrderForm, orderSummaryText } from "../orderform.js";
-import { announce, pageTitle, poll, section, sideBadge, statusBadge, statusLine, tabs } from "../ui.js";
+import { announce, pageTitle, section, sideBadge, statusBadge, statusLine, tabs } from "../ui.js";
 import { changeCell } from "./markets.js";
 
 const INTERVALS = [["1m", "1 minute"], ["5m", "5 minutes"], ["15m", "15 minutes"], ["1h", "1 hour"], ["4h", "4 hours"], ["1d", "1 day"]];
@@ -38,13 +42,14 @@ export async function render({ main, params, session, navigate, setTitle }) {
     markets.map((m) => h("option", { value: m.symbol, selected: m.symbol === market.symbol }, `${m.base_asset}/${m.quote_asset}`))) });
   chooser.input.addEventListener("change", () => navigate(`/app/trade/${chooser.input.value}`));
   const tickerLine = h("dl", { class: "ticker-line", "aria-label": "24-hour statistics" });
-  main.append(h("div", { class: "trade-head" }, pageTitle(`${base}/${quote}`), chooser.wrap, tickerLine));
+  const alertLink = user ? h("a", { href: `/app/alerts?symbol=${encodeURIComponent(market.symbol)}` }, "Set a price alert") : null;
+  main.append(h("div", { class: "trade-head" }, pageTitle(`${base}/${quote}`), chooser.wrap, tickerLine, alertLink));
 
   // ---------------------------------------------------------------- order book
   const bookHolder = h("div", { class: "book" });
   const depthCanvas = h("canvas", { class: "chart depth", role: "img", "aria-label": "Depth chart: loading" });
   const bookStatus = statusLine();
-  const bookSection = section("Order book", h("p", { class: "hint" }, "Choose a price to copy it into the order form. Updates every second."),
+  const bookSection = section("Order book", h("p", { class: "hint" }, "Choose a price to copy it into the order form. Updates live."),
     bookHolder, h("h3", {}, "Depth"), depthCanvas, bookStatus.el);
   bookSection.classList.add("area-book");
 
@@ -58,7 +63,7 @@ export async function render({ main, params, session, navigate, setTitle }) {
     btn.addEventListener("click", () => {
       interval = value;
       for (const b of intervalBar.children) b.setAttribute("aria-pressed", b === btn ? "true" : "false");
-      loadCandles();
+      watchCandles();
     });
     intervalBar.append(btn);
   }
@@ -74,7 +79,11 @@ export async function render({ main, params, session, navigate, setTitle }) {
   const form = createOrderForm({
     market: { ...market }, signedIn: Boolean(user), verified: Boolean(user && user.email_verified),
     getBalances: () => balances,
-    onPlaced: () => { refreshMine(); refreshBook(); },
+    // Live: the orders/balances/book streams bring the effects; otherwise look now instead of at the next poll.
+    onPlaced: () => {
+      if (!live.isUp("orders")) refreshMine();
+      if (!live.isUp(`book:${market.symbol}`)) refreshBook();
+    },
   });
 
   // ---------------------------------------------------------------- my orders
@@ -92,7 +101,7 @@ export async function render({ main, params, session, navigate, setTitle }) {
         const text = out.length ? `${out.length} order(s) cancelled.` : "There were no open orders to cancel.";
         mineStatus.ok(text);
         announce(text);
-        refreshMine();
+        if (!live.isUp("orders")) refreshMine();
       } catch (exc) {
         mineStatus.error(exc);
       }
@@ -159,13 +168,18 @@ export async function render({ main, params, session, navigate, setTitle }) {
     renderBook(book);
   }
 
+  let marketStatus = market.status;
   async function refreshTicker() {
-    const [t, recent, m] = await Promise.all([
+    const [t, m] = await Promise.all([
       get(`/api/v1/trade/ticker/${market.symbol}`),
-      get(`/api/v1/trade/trades/${market.symbol}?limit=30`),
       get(`/api/v1/trade/markets/${market.symbol}`),
     ]);
     form.setMarket(m);
+    marketStatus = m.status;
+    renderTicker(t);
+  }
+
+  function renderTicker(t) {
     const item = (label, value) => h("div", {}, h("dt", {}, label), h("dd", {}, value));
     replace(tickerLine,
       item("Last", t.last ? `${formatStep(t.last, market.tick_size)} ${quote}` : "—"),
@@ -173,7 +187,27 @@ export async function render({ main, params, session, navigate, setTitle }) {
       item("24h high", formatStep(t.high, market.tick_size)),
       item("24h low", formatStep(t.low, market.tick_size)),
       item(`24h volume (${base})`, format(t.volume)),
-      item("Status", statusBadge(m.status)));
+      item("Status", statusBadge(marketStatus)));
+  }
+
+  let recentTrades = [];
+  async function refreshTrades() {
+    recentTrades = await get(`/api/v1/trade/trades/${market.symbol}?limit=30`);
+    renderTrades();
+  }
+
+  function addTrade(t) {
+    const items = Array.isArray(t) ? t : [t];
+    for (const one of items) {
+      if (recentTrades.some((r) => r.trade_id === one.trade_id)) continue;
+      recentTrades.unshift(one);
+    }
+    recentTrades.sort((a, b) => b.trade_id - a.trade_id);
+    recentTrades.length = Math.min(recentTrades.length, 30);
+    renderTrades();
+  }
+
+  function renderTrades() {
     replace(tradesHolder, table({
       caption: `Latest ${base}/${quote} trades, newest first`, captionHidden: true,
       columns: [
@@ -182,14 +216,36 @@ export async function render({ main, params, session, navigate, setTitle }) {
         { label: `Price (${quote})`, num: true, render: (r) => formatStep(r.price, market.tick_size) },
         { label: `Amount (${base})`, num: true, render: (r) => formatStep(r.quantity, market.lot_size) },
       ],
-      rows: recent, empty: "No trades yet.",
+      rows: recentTrades, empty: "No trades yet.",
     }));
   }
 
+  let candles = [];
+  let candlesFor = null;
   async function loadCandles() {
     const wanted = interval;
-    const candles = await get(`/api/v1/trade/candles/${market.symbol}${query({ interval: wanted, limit: 120 })}`);
+    const rows = await get(`/api/v1/trade/candles/${market.symbol}${query({ interval: wanted, limit: 120 })}`);
     if (wanted !== interval) return;
+    candles = rows;
+    candlesFor = wanted;
+    drawChart();
+  }
+
+  // A candle from the stream: the forming one changes in place, a new one is appended.
+  function applyCandle(c, stream) {
+    if (stream !== `candles:${market.symbol}:${interval}` || candlesFor !== interval) return;
+    const last = candles[candles.length - 1];
+    if (last && last.open_time === c.open_time) candles[candles.length - 1] = c;
+    else if (!last || c.open_time > last.open_time) {
+      candles.push(c);
+      if (candles.length > 120) candles.shift();
+    } else return;
+    drawChart();
+  }
+
+  function drawChart() {
+    if (candlesFor === null) return;   // still loading: the label keeps saying so
+    const wanted = candlesFor;
     drawCandles(candleCanvas, candles);
     const label = INTERVALS.find(([v]) => v === wanted)[1];
     if (candles.length) {
@@ -205,6 +261,46 @@ export async function render({ main, params, session, navigate, setTitle }) {
 
   let seenTrades = null;
   let mineRefreshFailed = false;
+  let openOrders = [];
+  let orderHistory = [];
+  let myTrades = [];
+  const OPEN = new Set(["new", "partially_filled"]);
+
+  // An order update from the private stream (the REST order JSON): open orders and history follow it.
+  function applyOrder(o) {
+    if (!o || o.symbol !== market.symbol) return;
+    const newer = (a) => (a.updated_at ?? 0) <= (o.updated_at ?? 0);
+    const known = orderHistory.find((x) => x.order_id === o.order_id);
+    if (known && !newer(known)) return;
+    orderHistory = [o, ...orderHistory.filter((x) => x.order_id !== o.order_id)]
+      .sort((a, b) => b.order_id - a.order_id).slice(0, 50);
+    openOrders = openOrders.filter((x) => x.order_id !== o.order_id);
+    if (OPEN.has(o.status)) openOrders = [o, ...openOrders].sort((a, b) => b.order_id - a.order_id);
+    renderOpen(openOrders);
+    renderHistory(orderHistory);
+  }
+
+  // One of my executions (the REST my-trades item): trade history, and it is announced.
+  function applyFill(t) {
+    if (!t || t.symbol !== market.symbol || !seenTrades) return;
+    const key = `${t.trade_id}:${t.side}`;
+    if (seenTrades.has(key)) return;
+    seenTrades.add(key);
+    myTrades = [t, ...myTrades].slice(0, 50);
+    const text = `Trade executed: ${t.side === "buy" ? "bought" : "sold"} ${format(t.quantity)} ${base} at ${format(t.price)} ${quote} (order #${t.order_id}).`;
+    tradeEvents.textContent = text;
+    announce(text);
+    renderMyTrades(myTrades);
+  }
+
+  function applyBalance(b) {
+    const items = Array.isArray(b) ? b : (b && b.balances) || [b];
+    for (const one of items) {
+      if (!one || !one.asset) continue;
+      balances[one.asset] = { ...balances[one.asset], ...one };
+    }
+    form.refreshBalances();
+  }
   async function refreshMine() {
     if (!user) return;
     const sym = market.symbol;
@@ -227,6 +323,9 @@ export async function render({ main, params, session, navigate, setTitle }) {
       }
     }
     seenTrades = ids;
+    openOrders = open;
+    orderHistory = history.items;
+    myTrades = trades.items;
     renderOpen(open);
     renderHistory(history.items);
     renderMyTrades(trades.items);
@@ -314,12 +413,31 @@ export async function render({ main, params, session, navigate, setTitle }) {
     }));
   }
 
-  const redraw = () => loadCandles().catch(() => {});
+  const redraw = () => drawChart();
   window.addEventListener("resize", redraw);
   stops.push(() => window.removeEventListener("resize", redraw));
-  stops.push(poll(refreshBook, 1000, (exc) => bookStatus.error(exc)));
-  stops.push(poll(refreshTicker, 2000, () => {}));
-  stops.push(poll(loadCandles, 10000, () => {}));
-  if (user) stops.push(poll(refreshMine, 2000, (exc) => { mineRefreshFailed = true; mineStatus.error(exc); }));
+  const book = liveBook(market.symbol, {
+    onBook: (b) => { bookStatus.clear(); renderBook(b); },
+    onError: (exc) => bookStatus.error(exc),
+    minLevels: BOOK_DEPTH,
+  });
+  stops.push(() => book.stop());
+  stops.push(live.liveOrPoll(`ticker:${market.symbol}`, { refresh: refreshTicker, apply: renderTicker, ms: 2000 }));
+  stops.push(live.liveOrPoll(`trades:${market.symbol}`, { refresh: refreshTrades, apply: addTrade, ms: 2000 }));
+  let stopCandles = null;
+  function watchCandles() {
+    if (stopCandles) stopCandles();
+    candlesFor = null;
+    stopCandles = live.liveOrPoll(`candles:${market.symbol}:${interval}`, { refresh: loadCandles, apply: applyCandle, ms: 10000 });
+  }
+  watchCandles();
+  stops.push(() => stopCandles && stopCandles());
+  if (user) {
+    stops.push(live.liveOrPoll(["orders", "fills", "balances"], {
+      refresh: refreshMine, ms: 2000,
+      apply: { orders: applyOrder, fills: applyFill, balances: applyBalance },
+      onError: (exc) => { mineRefreshFailed = true; mineStatus.error(exc); },
+    }));
+  }
   return () => stops.forEach((stop) => stop());
 }

@@ -1,7 +1,11 @@
 // Wallet: balances, deposit address (+ development helpers), withdrawals with 2FA, history + CSV.
+// Balances and withdrawals follow the private `balances` and `transfers` streams while they are live
+// (polled only while they are not). Deposits are credited by a `transfers` event too, but their
+// detection and confirmations have no event: the deposit list is also read every 10 s.
 import { api, get, newKey, post, query } from "../api.js";
 import { add, compare, decimalsOf, format, isPlain, isZero } from "../decimal.js";
 import { field, h, replace, table, time } from "../dom.js";
+import * as live from "../live.js";
 import { announce, copyButton, pageTitle, poll, section, statusBadge, statusLine } from "../ui.js";
 
 const HISTORY_TYPES = [["", "All types"], ["deposit", "Deposits"], ["withdrawal", "Withdrawals"], ["trade", "Trades"],
@@ -206,7 +210,7 @@ export async function render({ main, session }) {
       announce(text);
       wAmount.input.value = "";
       wCode.input.value = "";
-      refresh();
+      afterAction();
     } catch (exc) {
       if (exc.code && /totp/.test(exc.code)) { wCode.wrap.hidden = false; wCode.error(exc.message); wCode.input.focus(); }
       else if (exc.code && /address/.test(exc.code)) { wAddress.error(exc.message); wAddress.input.focus(); }
@@ -308,7 +312,7 @@ export async function render({ main, session }) {
         await post(`/api/v1/wallet/withdrawals/${w.id}/cancel`);
         wStatus.ok(`Withdrawal #${w.id} cancelled; the funds are available again.`);
         announce(`Withdrawal #${w.id} cancelled.`);
-        refresh();
+        afterAction();
       } catch (exc) {
         btn.disabled = false;
         wStatus.error(exc);
@@ -316,20 +320,64 @@ export async function render({ main, session }) {
     });
     return btn;
   }
-  async function refresh() {
-    const [bal, deps, wds] = await Promise.all([
-      get("/api/v1/wallet/balances"), get("/api/v1/wallet/deposits?limit=10"), get("/api/v1/wallet/withdrawals?limit=10"),
-    ]);
+  async function refreshBalances() {
+    const bal = await get("/api/v1/wallet/balances");
     balances = Object.fromEntries(bal.balances.map((b) => [b.asset, b]));
     renderBalances();
-    renderDeposits(deps.items);
-    renderWithdrawals(wds.items);
     updateWithdrawSummary();
     balancesStatus.clear();
+  }
+  // A `balances` frame: {time, balances: [{asset, available, locked}]} for the assets that changed.
+  function applyBalances(d) {
+    const items = Array.isArray(d) ? d : (d && d.balances) || [d];
+    for (const b of items) {
+      if (!b || !b.asset) continue;
+      balances[b.asset] = { ...balances[b.asset], ...b, total: add(b.available, b.locked) };
+    }
+    renderBalances();
+    updateWithdrawSummary();
+  }
+  let deposits = [];
+  let withdrawals = [];
+  async function refreshDeposits() {
+    deposits = (await get("/api/v1/wallet/deposits?limit=10")).items;
+    renderDeposits(deposits);
+  }
+  async function refreshWithdrawals() {
+    withdrawals = (await get("/api/v1/wallet/withdrawals?limit=10")).items;
+    renderWithdrawals(withdrawals);
+  }
+  async function refreshTransfers() {
+    await Promise.all([refreshDeposits(), refreshWithdrawals()]);
+  }
+  // A `transfers` frame: {kind: deposit|withdrawal, id, asset, amount, status, txid, time}.
+  function applyTransfer(t) {
+    if (!t) return;
+    const list = t.kind === "withdrawal" ? withdrawals : deposits;
+    const known = list.find((x) => x.id === t.id);
+    if (!known) {   // a new one (or scrolled off): read the list
+      (t.kind === "withdrawal" ? refreshWithdrawals() : refreshDeposits()).catch((exc) => balancesStatus.error(exc));
+      return;
+    }
+    known.status = t.status;
+    if (t.txid) known.txid = t.txid;
+    if (t.kind === "withdrawal") renderWithdrawals(withdrawals); else renderDeposits(deposits);
+  }
+  async function refresh() {
+    await Promise.all([refreshBalances(), refreshTransfers()]);
+  }
+  // After the user's own withdrawal request or cancel: the streams bring its effects when live.
+  function afterAction() {
+    if (!live.isUp("balances")) refreshBalances().catch((exc) => balancesStatus.error(exc));
+    if (!live.isUp("transfers")) refreshWithdrawals().catch((exc) => balancesStatus.error(exc));
   }
   renderBalances();
   showAddress();
   loadHistory(false);
-  stops.push(poll(refresh, 4000, (exc) => balancesStatus.error(exc)));
+  stops.push(live.liveOrPoll("balances", { refresh: refreshBalances, apply: applyBalances, ms: 4000,
+    onError: (exc) => balancesStatus.error(exc) }));
+  stops.push(live.liveOrPoll("transfers", { refresh: refreshTransfers, apply: applyTransfer, ms: 4000,
+    onError: (exc) => balancesStatus.error(exc) }));
+  stops.push(poll(refreshDeposits, 10000, (exc) => balancesStatus.error(exc)));
   return () => stops.forEach((s) => s());
 }
