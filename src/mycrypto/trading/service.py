@@ -170,8 +170,9 @@ class TradeService:
         stop_limit = _amount(req.stop_limit_price, "stop_limit_price")
         quantity = _amount(req.quantity, "quantity")
         try:
+            # the limit leg is maker-only (Binance's LIMIT_MAKER leg): an OCO never trades on placement
             limit_intent = validate_order(spec, side=req.side, type="limit", price=price, quantity=quantity,
-                                          stp=req.stp, client_order_id=req.limit_client_order_id)
+                                          post_only=True, stp=req.stp, client_order_id=req.limit_client_order_id)
             stop_intent, cond = validate_conditional(
                 spec, kind=STOP_LIMIT if stop_limit is not None else STOP_MARKET, side=req.side,
                 stop_price=stop_price, price=stop_limit, quantity=quantity, stp=req.stp,

@@ -299,6 +299,14 @@ async def new_order(call: Call) -> Any:
     return await call.adapter.new_order(call.user, call.params)
 
 
+@endpoint("POST", "/orderList/oco", weight=w.fixed(1), auth=TRADE, action=ORDER, counts_order=True,
+          summary="New OCO order list")
+async def new_oco(call: Call) -> Any:
+    """Binance's current OCO (aboveType/belowType...): a LIMIT_MAKER leg and a STOP_LOSS(_LIMIT) leg; when
+    one fills or triggers, or is cancelled, the other is cancelled (docs/binance-api.md)."""
+    return await call.adapter.new_oco(call.user, call.params)
+
+
 @endpoint("POST", "/order/test", weight=w.fixed(1), auth=TRADE, action=ORDER, summary="Test new order")
 async def test_order(call: Call) -> Any:
     """Same parameters as POST /order; checks everything but places nothing. Returns {}."""

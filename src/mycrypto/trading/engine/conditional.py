@@ -22,7 +22,8 @@ from ..domain.conditional import OCO_LIMIT, Condition, direction_for, is_limit_k
 from ..domain.matching import BUY, D_IOC, D_MARKET, IOC
 from ..domain.rules import LIMIT, MARKET
 from ..domain.settlement import ST_CANCELED, InsufficientHold, OrderState, initial_hold
-from ..errors import DuplicateClientOrderId, MarketHalted, OrderNotFound, UntriggeredNotAmendable, WouldTriggerImmediately
+from ..errors import (DuplicateClientOrderId, MarketHalted, OrderNotFound, PostOnlyWouldTake, UntriggeredNotAmendable,
+                      WouldTriggerImmediately)
 from ..results import OrderResult, result_from_state
 from .commands import Place, PlaceOco
 
@@ -67,6 +68,11 @@ class ConditionalMatching:
             coid = leg.intent.client_order_id
             if coid is not None and ((leg.user_id, coid) in self.existing or (leg.user_id, coid) in self.seen):
                 raise DuplicateClientOrderId()
+        it = lim.intent
+        if it.post_only:   # the limit leg is maker-only (as Binance's LIMIT_MAKER leg): refused if it would take
+            best = self.book.best_ask() if it.side == BUY else self.book.best_bid()
+            if best is not None and (best <= it.price_ticks if it.side == BUY else best >= it.price_ticks):
+                raise PostOnlyWouldTake()
         ci = stop.cond
         direction = direction_for(ci.kind, stop.intent.side)
         if would_trigger(direction, ci.stop_ticks, self.conds.last):
@@ -89,8 +95,8 @@ class ConditionalMatching:
         self.batch.add_new(l_order)
         self.conds.add(s_order)
         self.conds.link(s_order.id, l_order.id)
-        it = lim.intent
-        evs = self.book.limit(l_order.id, lim.user_id, it.side, it.price_ticks, it.qty_lots, it.tif, False, it.stp)
+        evs = self.book.limit(l_order.id, lim.user_id, it.side, it.price_ticks, it.qty_lots, it.tif, it.post_only,
+                              it.stp)
         self.batch.apply(evs, l_order, self.ms, None)
         return Deferred([s_order, l_order])
 
