@@ -278,7 +278,9 @@ _OPEN_ORDERS = (_ORDERS + "WHERE o.user_id = $1 AND o.status IN ('new', 'partial
                 "AND ($2::int IS NULL OR o.market_id = $2) ORDER BY o.created_at DESC, o.id DESC")
 _ORDER_HISTORY = (
     _ORDERS + "WHERE o.user_id = $1 AND ($2::int IS NULL OR o.market_id = $2) "
-    "AND ($3::text[] IS NULL OR o.status::text = ANY($3::text[])) "
+    "AND ($3::text[] IS NULL OR o.status::text = ANY($3::text[]) "
+    # "untriggered": open stop / take-profit orders still waiting for their trigger (they are also "new")
+    "OR ('untriggered' = ANY($3::text[]) AND o.status = 'new' AND c.kind <> 'limit' AND c.triggered_at IS NULL)) "
     f"AND {time_bound('o.created_at', '>=', '$4')} AND {time_bound('o.created_at', '<', '$5')} "
     f"AND ($6::bigint IS NULL OR (o.created_at, o.id) < ({ms_to_ts('$6')}, $7::bigint)) "
     "ORDER BY o.created_at DESC, o.id DESC LIMIT $8")

@@ -309,8 +309,9 @@ class TradeService:
         """The caller's orders, newest first, with a keyset cursor for the next page."""
         market_id = self.market(symbol).id if symbol is not None else None
         statuses = [status] if isinstance(status, str) else status
-        if statuses and any(s not in ORDER_STATUSES for s in statuses):
-            raise InvalidParameter(f"status must be one of {', '.join(ORDER_STATUSES)}.", code="invalid_status")
+        if statuses and any(s not in ORDER_STATUSES and s != "untriggered" for s in statuses):
+            raise InvalidParameter(f"status must be one of {', '.join(ORDER_STATUSES)}, untriggered.",
+                                   code="invalid_status")
         limit = _limit(limit)
         before = _decode_cursor(cursor, 2) if cursor else None
         rows = await repo.order_history(self.db, principal.user_id, market_id=market_id, statuses=statuses,

@@ -55,6 +55,10 @@ async def test_place_list_trigger_and_fill_over_http(client, db, settings):
     assert stop["hold_remaining"] == "0.5"
     r = await client.get("/api/v1/trade/orders/open", headers=s.headers)
     assert [(o["order_id"], o["status"]) for o in r.json()] == [(stop["order_id"], "untriggered")]
+    r = await client.get("/api/v1/trade/orders?status=untriggered", headers=s.headers)
+    assert [o["order_id"] for o in r.json()["items"]] == [stop["order_id"]]
+    r = await client.get("/api/v1/trade/orders?status=untriggered", headers=a.headers)
+    assert r.json()["items"] == []
     r = await client.patch(f"/api/v1/trade/orders/{stop['order_id']}", json={"quantity": "0.1"}, headers=s.headers)
     assert (r.status_code, r.json()["error"]["code"]) == (400, "untriggered_not_amendable")
     book = (await client.get("/api/v1/orderbook/BTC-USDT")).json()
@@ -63,6 +67,7 @@ async def test_place_list_trigger_and_fill_over_http(client, db, settings):
     await _last_price(client, a, b, "49000")
     got = (await client.get(f"/api/v1/trade/orders/{stop['order_id']}", headers=s.headers)).json()
     assert (got["status"], got["executed_quantity"], got["type"]) == ("filled", "0.5", "stop_limit")
+    assert (await client.get("/api/v1/trade/orders?status=untriggered", headers=s.headers)).json()["items"] == []
     assert got["triggered_at"] is not None and got["fills"][0]["price"] == "48950"
     await check_books(db)
 

@@ -145,3 +145,18 @@ async def test_untriggered_orders_and_oco_links_survive_a_restart(settings, db):
         assert got["status"] == "canceled" and got["reason"] == "oco"
         assert not engine.conds.orders and not engine.conds.oco
     await check_books(db)
+
+
+async def test_verify_flags_an_untriggered_order_with_fills(app, db, settings):
+    from mycrypto.ops.verify import verify_books
+
+    service = app.state.container.trade
+    s = await make_trader(db, settings, {"BTC": "1"})
+    stop = await service.place_order(principal(s.user_id), PlaceOrderRequest(
+        "BTC-USDT", "sell", "stop_market", quantity="0.5", stop_price="40000"))
+    async with db.acquire() as conn:
+        assert (await verify_books(conn)).ok
+    await db.execute("UPDATE trade.spot_order SET filled_quantity = 0.1 WHERE id = $1", stop.order_id)
+    async with db.acquire() as conn:
+        report = await verify_books(conn)
+    assert [c.name for c in report.failures] == ["conditional_orders_consistent"]

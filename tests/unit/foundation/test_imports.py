@@ -43,7 +43,8 @@ ASSEMBLERS = {"apps", "cli", "__main__"}
 PUBLIC = {
     "auth": {"principal", "audit", "totp", "apikeys", "errors", "accounts"},
     "wallet": {"ledger", "errors", "domain.ledger", "chain"},
-    "trading": {"service", "errors", "results", "schemas", "forwarding", "domain.rules", "domain.triggers"},
+    "trading": {"service", "errors", "results", "schemas", "forwarding", "domain.rules", "domain.triggers",
+                "domain.conditional"},
 }
 
 

@@ -17,6 +17,7 @@ from ..domain.rules import OrderIntent
 from ..errors import EngineOverloaded
 
 MAX_QUEUE = 20_000
+REQUEUE = object()   # outcome: short of funds on a projected balance; retried after the batch in flight (matcher.py)
 
 
 @dataclass(slots=True)

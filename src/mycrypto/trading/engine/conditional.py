@@ -25,7 +25,7 @@ from ..domain.settlement import ST_CANCELED, InsufficientHold, OrderState, initi
 from ..errors import (DuplicateClientOrderId, MarketHalted, OrderNotFound, PostOnlyWouldTake, UntriggeredNotAmendable,
                       WouldTriggerImmediately)
 from ..results import OrderResult, result_from_state
-from .commands import Place, PlaceOco
+from .commands import REQUEUE, Place, PlaceOco
 
 REASON_OCO = "oco"   # the order was cancelled because its OCO sibling filled, triggered or was cancelled
 
@@ -119,8 +119,6 @@ class ConditionalMatching:
         return True
 
     def _requeue_or_refuse(self, order: OrderState) -> Any:
-        from .matcher import REQUEUE
-
         self.ids.appendleft(order.id)   # unused: keep ids dense-ish and in order
         if self.defer_short:
             return REQUEUE

@@ -26,10 +26,9 @@ from ..domain.rules import LIMIT, OrderRuleError, check_notional
 from ..domain.settlement import Batch, InsufficientHold, OrderState, SettlementError, initial_hold, worst_price
 from ..errors import InvalidAmend, InvalidOrder, MarketHalted, OrderNotFound, OrderNotOpen, PostOnlyWouldTake
 from ..results import OrderResult, result_from_state
-from .commands import Amend, Cancel, CancelAll, Duplicate, Place, PlaceOco
+from .commands import REQUEUE, Amend, Cancel, CancelAll, Duplicate, Place, PlaceOco
 from .conditional import ConditionalMatching, resolve_deferred
 
-REQUEUE = object()   # outcome: short of funds on a projected balance; retried after the batch in flight
 
 
 @dataclass(frozen=True, slots=True)
