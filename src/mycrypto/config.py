@@ -3,14 +3,24 @@
 `Settings()` reads the environment (and an optional `.env` file); nothing else in the code reads
 `os.environ`. `Settings.check_production()` refuses default or weak secrets when
 `MYCRYPTO_ENV=production`, naming each offending variable.
+
+The two master secrets are key sets with ids (docs/key-rotation.md): `JWT_KEYS="k2:<secret>,k1:<secret>"`
+and `DATA_ENCRYPTION_KEYS` in the same form, the first key being the active one (it signs / encrypts),
+the others only verifying / decrypting. The single-key variables `JWT_SECRET` and `DATA_ENCRYPTION_KEY`
+still work: such a key is the set's key id `default`, the *legacy* key, which alone checks what was
+made before key ids existed (tokens without `kid`, `v1.` ciphertexts). `settings.jwt_keys` and
+`settings.data_keys` are the resulting `KeyRing`s.
 """
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development-only secrets: usable on a laptop, refused in production.
@@ -18,10 +28,90 @@ DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
 DEV_DATA_KEY = "dev-only-data-encryption-key-change-me-0123456789"
 MIN_SECRET_LENGTH = 32
 WEAK_DB_PASSWORDS = {"", "postgres", "password", "admin", "root", "changeme", "secret"}
+LEGACY_KEY_ID = "default"  # the id of JWT_SECRET / DATA_ENCRYPTION_KEY inside their key sets
+_KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """An ordered set of secrets by key id: `active` signs/encrypts, every key verifies/decrypts.
+
+    `legacy` is the secret of key id `default` (None once it is retired): the only key that checks
+    material made before key ids existed. `repr` never shows a secret.
+    """
+
+    keys: tuple[tuple[str, str], ...]  # (key id, secret), active first
+
+    @property
+    def active_id(self) -> str:
+        return self.keys[0][0]
+
+    @property
+    def active(self) -> str:
+        return self.keys[0][1]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(kid for kid, _ in self.keys)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(secret for _, secret in self.keys)
+
+    def get(self, kid: str) -> str | None:
+        for key_id, secret in self.keys:
+            if key_id == kid:
+                return secret
+        return None
+
+    @property
+    def legacy(self) -> str | None:
+        return self.get(LEGACY_KEY_ID)
+
+    def __repr__(self) -> str:
+        return f"KeyRing(active={self.active_id!r}, ids={list(self.ids)!r})"
+
+    @staticmethod
+    def single(secret: str) -> KeyRing:
+        """A one-key set (the legacy key): what a bare secret string means wherever a KeyRing is expected."""
+        return KeyRing(((LEGACY_KEY_ID, secret),))
+
+
+def parse_key_set(text: str, variable: str) -> tuple[tuple[str, str], ...]:
+    """`"k2:secret,k1:secret"` -> ((k2, secret), (k1, secret)). Errors name the variable, never a secret."""
+    out: list[tuple[str, str]] = []
+    for n, item in enumerate(p.strip() for p in text.split(",")):
+        if not item:
+            continue
+        kid, sep, secret = item.partition(":")
+        kid, secret = kid.strip(), secret.strip()
+        if not sep or not secret:
+            raise ValueError(f"{variable} entry {n + 1} is not <key id>:<secret>")
+        if not _KEY_ID.fullmatch(kid):
+            raise ValueError(f"{variable} entry {n + 1}: a key id is 1-32 of A-Z a-z 0-9 _ -")
+        if any(kid == k for k, _ in out):
+            raise ValueError(f"{variable} names key id {kid!r} twice")
+        out.append((kid, secret))
+    return tuple(out)
+
+
+@lru_cache(maxsize=64)
+def _key_ring(keys_text: str, legacy: str, legacy_default: str, variable: str) -> KeyRing:
+    """The set from the KEYS variable plus the single legacy variable (when it is set, i.e. not the
+    development default, or when nothing else is): that one joins as key id `default`."""
+    keys = list(parse_key_set(keys_text, variable))
+    named = dict(keys)
+    if not keys or legacy != legacy_default:
+        if LEGACY_KEY_ID in named:
+            if named[LEGACY_KEY_ID] != legacy and legacy != legacy_default:
+                raise ValueError(f"{variable} key id {LEGACY_KEY_ID!r} differs from the single-key variable")
+        else:
+            keys.append((LEGACY_KEY_ID, legacy))
+    return KeyRing(tuple(keys))
 
 
 class Settings(BaseSettings):
@@ -60,11 +150,15 @@ class Settings(BaseSettings):
     mail_from: str = Field("MyCrypto <no-reply@mycrypto.local>", alias="MAIL_FROM")
 
     # --- security --------------------------------------------------------------------------------
+    # key sets (docs/key-rotation.md): "k2:<secret>,k1:<secret>", active first; the single-key variables
+    # below are the legacy key id `default` (used alone when the set is empty)
+    jwt_keys_text: SecretStr = Field(SecretStr(""), alias="JWT_KEYS")
     jwt_secret: SecretStr = Field(SecretStr(DEV_JWT_SECRET), alias="JWT_SECRET")
     jwt_issuer: str = Field("mycrypto", alias="JWT_ISSUER")
     jwt_audience: str = Field("mycrypto-api", alias="JWT_AUDIENCE")
     access_token_ttl_s: int = Field(900, alias="ACCESS_TOKEN_TTL_SECONDS", ge=30, le=3600)
     refresh_token_ttl_s: int = Field(14 * 24 * 3600, alias="REFRESH_TOKEN_TTL_SECONDS", ge=300)
+    data_encryption_keys_text: SecretStr = Field(SecretStr(""), alias="DATA_ENCRYPTION_KEYS")
     data_encryption_key: SecretStr = Field(SecretStr(DEV_DATA_KEY), alias="DATA_ENCRYPTION_KEY")
     registration_enabled: bool = Field(True, alias="REGISTRATION_ENABLED")
     cors_origins: list[str] = Field(default_factory=list, alias="CORS_ORIGINS")
@@ -156,7 +250,35 @@ class Settings(BaseSettings):
             raise ValueError("DATABASE_URL must look like postgresql://user:password@host:5432/dbname")
         return v.replace("postgresql+asyncpg://", "postgresql://", 1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_blank_secrets(cls, data: object) -> object:  # JWT_SECRET= (blank, as in .env.example) = unset
+        if isinstance(data, dict):
+            for name in ("JWT_SECRET", "jwt_secret", "DATA_ENCRYPTION_KEY", "data_encryption_key"):
+                v = data.get(name)
+                if isinstance(v, str) and not v.strip():
+                    data.pop(name)
+        return data
+
+    @model_validator(mode="after")
+    def _valid_key_sets(self) -> Settings:
+        self.jwt_keys  # noqa: B018 - parse now so a malformed set is a start-up error
+        self.data_keys  # noqa: B018
+        return self
+
     # --- derived ---------------------------------------------------------------------------------
+    @property
+    def jwt_keys(self) -> KeyRing:
+        """JWT signing keys: the active one signs (its id is the token's `kid`), all of them verify."""
+        return _key_ring(self.jwt_keys_text.get_secret_value(), self.jwt_secret.get_secret_value(),
+                         DEV_JWT_SECRET, "JWT_KEYS")
+
+    @property
+    def data_keys(self) -> KeyRing:
+        """Data-encryption keys: the active one encrypts (its id prefixes the ciphertext), all decrypt."""
+        return _key_ring(self.data_encryption_keys_text.get_secret_value(),
+                         self.data_encryption_key.get_secret_value(), DEV_DATA_KEY, "DATA_ENCRYPTION_KEYS")
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
@@ -183,15 +305,17 @@ class Settings(BaseSettings):
         if not self.is_production:
             return
         problems: list[str] = []
-        for name, secret, default in (
-            ("JWT_SECRET", self.jwt_secret, DEV_JWT_SECRET),
-            ("DATA_ENCRYPTION_KEY", self.data_encryption_key, DEV_DATA_KEY),
-        ):
-            value = secret.get_secret_value()
-            if value == default or "change-me" in value:
-                problems.append(f"{name} is the development default")
-            elif len(value) < MIN_SECRET_LENGTH:
-                problems.append(f"{name} is shorter than {MIN_SECRET_LENGTH} characters")
+        for keys_name, single_name, ring in (("JWT_KEYS", "JWT_SECRET", self.jwt_keys),
+                                             ("DATA_ENCRYPTION_KEYS", "DATA_ENCRYPTION_KEY", self.data_keys)):
+            text = (self.jwt_keys_text if keys_name == "JWT_KEYS" else self.data_encryption_keys_text)
+            in_set = {kid for kid, _ in parse_key_set(text.get_secret_value(), keys_name)}
+            for kid, value in ring.keys:
+                # the legacy key came from the single variable unless the set itself names it
+                name = f"{keys_name} key {kid!r}" if kid in in_set else single_name
+                if value in (DEV_JWT_SECRET, DEV_DATA_KEY) or "change-me" in value:
+                    problems.append(f"{name} is the development default")
+                elif len(value) < MIN_SECRET_LENGTH:
+                    problems.append(f"{name} is shorter than {MIN_SECRET_LENGTH} characters")
         if self.database_url is None:
             problems.append("DATABASE_URL is unset (the embedded database is for development only)")
         else:

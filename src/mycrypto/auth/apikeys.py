@@ -23,7 +23,7 @@ from typing import Any
 
 from fastapi import Request
 
-from ..common.crypto import decrypt, encrypt
+from ..common.crypto import DecryptError, decrypt, encrypt, key_id_of
 from ..common.errors import ValidationFailed
 from ..common.http import client_ip
 from ..db.database import Queryable
@@ -85,7 +85,7 @@ class ApiKeyCache:
         self._entries: dict[str, tuple[float, KeyRecord | None]] = {}
         self._touched: dict[int, float] = {}
 
-    async def get(self, db: Queryable, data_key: str, api_key: str) -> KeyRecord | None:
+    async def get(self, db: Queryable, data_key: Any, api_key: str) -> KeyRecord | None:
         now = time.monotonic()
         hit = self._entries.get(api_key)
         if hit is not None and now - hit[0] < self.ttl:
@@ -93,10 +93,20 @@ class ApiKeyCache:
         row = await repo.api_key_for_auth(db, api_key)
         record = None
         if row is not None:
-            secret = decrypt(data_key, SECRET_PURPOSE, row["secret_enc"])
+            try:
+                secret = decrypt(data_key, SECRET_PURPOSE, row["secret_enc"])
+            except DecryptError:
+                # its data-encryption key was retired before `mycrypto keys rotate` re-encrypted it: the
+                # key cannot sign anything until the key is back in DATA_ENCRYPTION_KEYS (an operator error)
+                log.error("api key %s: its secret does not decrypt (data key id %s not configured?)",
+                          row["id"], key_id_of(row["secret_enc"]))
+                return self._remember(api_key, now, None)
             record = KeyRecord(row["id"], row["user_id"], secret, frozenset(row["permissions"]),
                                tuple(ipaddress.ip_network(n) for n in row["ip_allowlist"]),
                                row["revoked_at"] is not None)
+        return self._remember(api_key, now, record)
+
+    def _remember(self, api_key: str, now: float, record: KeyRecord | None) -> KeyRecord | None:
         if len(self._entries) >= self.MAX:
             self._entries.clear()
         self._entries[api_key] = (now, record)
@@ -150,7 +160,7 @@ class ApiKeys(AuthCore):
                 raise TooManyApiKeys()
             row = await repo.insert_api_key(
                 uow.conn, user_id=principal.user_id, label=label.strip(), api_key=api_key,
-                secret_enc=encrypt(settings.data_encryption_key.get_secret_value(), SECRET_PURPOSE, secret),
+                secret_enc=encrypt(settings.data_keys, SECRET_PURPOSE, secret),
                 permissions=perms, ip_allowlist=networks)
             await audit.record(uow.conn, "api_key_created", user_id=principal.user_id, ip=ctx.ip,
                                user_agent=ctx.user_agent, details={"api_key_id": row["id"], "permissions": perms,
@@ -197,7 +207,7 @@ class ApiKeys(AuthCore):
             signed = signing.extract(query, body)
         except Rejected as exc:
             raise from_rejected(exc) from None
-        record = await self.key_cache.get(self.db, self.settings.data_encryption_key.get_secret_value(), api_key)
+        record = await self.key_cache.get(self.db, self.settings.data_keys, api_key)
         if record is None or record.revoked:
             raise ApiKeyInvalid()
         try:

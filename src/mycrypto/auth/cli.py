@@ -5,6 +5,9 @@
     mycrypto user set-role someone@example.com admin      # or: user
     mycrypto user unlock someone@example.com              # clear failed-login lockouts
 
+    mycrypto keys status                                  # key ids in use, stored secrets per key id
+    mycrypto keys rotate [--batch-size 500]               # re-encrypt stored secrets with the active key
+
 Admins created here are email-verified (the operator vouches for the address). Every change is in
 the audit log with `details.via = "cli"`. A running server notices a role change within its
 status-cache TTL (3 s).
@@ -117,6 +120,79 @@ def register(group: click.Group) -> None:
         if not found:
             fail(f"no account for {email}")
         click.echo(f"{email}: lockouts cleared")
+
+    register_keys(group)
+
+
+def register_keys(group: click.Group) -> None:
+    """`mycrypto keys`: data-encryption and JWT key sets (docs/key-rotation.md)."""
+
+    @group.group("keys")
+    def keys() -> None:
+        """Key sets: which key ids exist, and re-encrypting stored secrets after a rotation."""
+
+    @keys.command("status")
+    @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+    @click.pass_context
+    def status(ctx: click.Context, as_json: bool) -> None:
+        """Configured key ids (active first) and how many stored secrets each data key id holds."""
+        import json
+
+        from .keyrotation import key_status
+
+        settings = get_settings(ctx)
+        with database(settings) as settings:
+            report = run_async(lambda: with_connection(settings, lambda c: key_status(c, settings.data_keys)))
+        report = {"jwt": {"active": settings.jwt_keys.active_id, "configured": list(settings.jwt_keys.ids)},
+                  "data": report}
+        if as_json:
+            click.echo(json.dumps(report, indent=2))
+            return
+        data = report["data"]
+        click.echo(f"JWT keys:  {', '.join(settings.jwt_keys.ids)}  (active: {settings.jwt_keys.active_id})")
+        click.echo(f"data keys: {', '.join(data['configured'])}  (active: {data['active']})")
+        for store, counts in data["stores"].items():
+            shown = ", ".join(f"{kid}: {n}" for kid, n in counts.items()) or "none stored"
+            click.echo(f"  {store}: {shown}")
+        click.echo(f"not under the active data key: {data['pending_reencryption']}"
+                   + ("  (run `mycrypto keys rotate`)" if data["pending_reencryption"] else ""))
+        if data["unknown_key_ids"]:
+            fail("stored secrets use key ids that are not configured (they cannot be decrypted): "
+                 + ", ".join(data["unknown_key_ids"]) + "; put those keys back in DATA_ENCRYPTION_KEYS")
+
+    @keys.command("rotate")
+    @click.option("--batch-size", type=click.IntRange(1, 10000), default=500, show_default=True,
+                  help="Rows re-encrypted per (short) transaction.")
+    @click.pass_context
+    def rotate(ctx: click.Context, batch_size: int) -> None:
+        """Re-encrypt stored secrets (API-key secrets, TOTP seeds) with the active data key.
+
+        Safe while the platform runs; idempotent: run it again after an interruption. Once it reports
+        nothing remaining, the old key can be removed from DATA_ENCRYPTION_KEYS.
+        """
+        from .keyrotation import rotate as rotate_all
+
+        settings = get_settings(ctx)
+        shown: dict[str, int] = {}
+
+        def progress(store: str, done: int) -> None:  # a line every ~10,000 rows on big tables
+            if done - shown.get(store, 0) >= 10_000:
+                shown[store] = done
+                click.echo(f"  {store}: {done} re-encrypted so far", err=True)
+
+        with database(settings) as settings:
+            result = run_async(lambda: with_connection(
+                settings, lambda c: rotate_all(c, settings.data_keys, batch_size=batch_size, progress=progress)))
+        for store, n in result.reencrypted.items():
+            click.echo(f"{store}: re-encrypted {n}, remaining {result.remaining[store]}"
+                       + (f", undecryptable ids {result.undecryptable[store][:20]}"
+                          if result.undecryptable.get(store) else ""))
+        click.echo(f"active data key: {result.active_key_id}; {result.total} re-encrypted in "
+                   f"{result.batches} batches")
+        if not result.complete:
+            fail("some stored secrets are not under the active key yet (busy rows: run again; undecryptable "
+                 "rows: their key is missing from DATA_ENCRYPTION_KEYS)")
+        click.echo("done: every stored secret is under the active key; older data keys can be retired")
 
 
 def _email_or_fail(email: str, fail: Any) -> str:

@@ -30,7 +30,7 @@ def secure_cookies(request: Request, settings: Any) -> bool:
 
 
 def session_csrf(settings: Any, session_id: str) -> str:
-    return csrf_token(settings.jwt_secret.get_secret_value(), session_id)
+    return csrf_token(settings.jwt_keys.active, session_id)
 
 
 def set_session_cookies(response: Response, request: Request, settings: Any, *, access_token: str,
@@ -55,5 +55,5 @@ def clear_session_cookies(response: Response, request: Request, settings: Any) -
 
 
 def require_csrf_for_session(request: Request, settings: Any, session_id: str) -> None:
-    if not csrf_valid(settings.jwt_secret.get_secret_value(), session_id, request.headers.get(CSRF_HEADER)):
+    if not csrf_valid(settings.jwt_keys.secrets, session_id, request.headers.get(CSRF_HEADER)):
         raise CsrfFailed()

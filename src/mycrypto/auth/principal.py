@@ -120,7 +120,7 @@ def check_csrf(request: Request, settings: Any, session_id: str | None) -> None:
     """
     if request.method in SAFE_METHODS:
         return
-    if not csrf_valid(settings.jwt_secret.get_secret_value(), session_id, request.headers.get(CSRF_HEADER)):
+    if not csrf_valid(settings.jwt_keys.secrets, session_id, request.headers.get(CSRF_HEADER)):
         raise CsrfFailed()
 
 

@@ -9,16 +9,18 @@ same code.
 from __future__ import annotations
 
 import hashlib
+import logging
 import hmac
 import time
 from typing import Any
 
 import pyotp
 
-from ..common.crypto import decrypt
+from ..common.crypto import DecryptError, decrypt, key_id_of
 from ..common.errors import AppError
 
 TOTP_PURPOSE = "totp-secret"
+log = logging.getLogger("mycrypto.auth.totp")
 VALID_WINDOW = 1  # accept the previous/next 30 s step for clock drift
 
 
@@ -63,8 +65,15 @@ async def check_second_factor(conn: Any, settings: Any, user_id: int, code: str 
     if not code:
         raise SecondFactorRequired()
     code = code.strip()
-    secret = decrypt(settings.data_encryption_key.get_secret_value(), TOTP_PURPOSE, row["totp_secret_enc"])
-    step = matching_step(secret, code, now)
+    try:
+        secret = decrypt(settings.data_keys, TOTP_PURPOSE, row["totp_secret_enc"])
+    except DecryptError:
+        # the seed's data-encryption key was retired too early: the authenticator cannot be checked, but
+        # a recovery code still can (below); logged so the operator puts the key back
+        log.error("user %s: TOTP seed does not decrypt (data key id %s not configured?)", user_id,
+                  key_id_of(row["totp_secret_enc"]))
+        secret = None
+    step = matching_step(secret, code, now) if secret is not None else None
     if step is not None:
         if row["totp_last_step"] is not None and step <= row["totp_last_step"]:
             raise InvalidSecondFactor()  # replay of a code (or an older one) already used

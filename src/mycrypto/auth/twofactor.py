@@ -7,6 +7,8 @@ hashes. Confirming records the code's time step, so that code cannot be replayed
 """
 from __future__ import annotations
 
+from typing import Any
+
 import pyotp
 
 from ..common.crypto import decrypt, encrypt
@@ -25,8 +27,8 @@ ISSUER = "MyCrypto"
 class TwoFactor(AuthCore):
     """The 2FA use cases of AuthService."""
 
-    def _data_key(self) -> str:
-        return self.settings.data_encryption_key.get_secret_value()
+    def _data_key(self) -> Any:
+        return self.settings.data_keys
 
     async def _totp_limits(self, ctx: RequestContext, user_id: int) -> None:
         await self.limit(limits.TOTP_IP, ctx.ip)

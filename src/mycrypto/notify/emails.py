@@ -42,11 +42,11 @@ class TemplateError(ValueError):
 
 
 def seal(settings: Any, values: dict[str, Any]) -> str:
-    return encrypt(settings.data_encryption_key.get_secret_value(), SEAL_PURPOSE, orjson.dumps(values).decode())
+    return encrypt(settings.data_keys, SEAL_PURPOSE, orjson.dumps(values).decode())
 
 
 def unseal(settings: Any, sealed: str) -> dict[str, Any]:
-    return orjson.loads(decrypt(settings.data_encryption_key.get_secret_value(), SEAL_PURPOSE, sealed))
+    return orjson.loads(decrypt(settings.data_keys, SEAL_PURPOSE, sealed))
 
 
 def email_payload(settings: Any, *, to: str, template: str, vars: dict[str, Any] | None = None,

@@ -25,7 +25,7 @@ async def test_register_writes_user_token_and_email_atomically(auth_client, auth
     assert token is not None and len(token["token_hash"]) == 32 and token["used_at"] is None
     row = await db.fetchrow("SELECT topic, payload FROM ops.outbox")
     assert row["topic"] == "email.verify_email" and row["payload"]["to"] == "alice@example.com"
-    assert "token" not in str(row["payload"]["vars"]) and row["payload"]["sealed"].startswith("v1.")
+    assert "token" not in str(row["payload"]["vars"]) and row["payload"]["sealed"].startswith("v2.default.")
     events = [r["event"] for r in await db.fetch("SELECT event FROM auth.audit_log")]
     assert events == ["register"]
 

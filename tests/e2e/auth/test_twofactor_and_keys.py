@@ -37,7 +37,7 @@ async def test_2fa_enroll_confirm_login_replay_recovery_disable(auth_client, aut
     assert r.status_code == 200
     codes = r.json()["recovery_codes"]
     assert await db.fetchval("SELECT count(*) FROM auth.recovery_code") == 10
-    assert (await db.fetchval("SELECT totp_secret_enc FROM auth.app_user")).startswith("v1.")
+    assert (await db.fetchval("SELECT totp_secret_enc FROM auth.app_user")).startswith("v2.default.")
     r = await auth_client.post("/api/v1/auth/2fa/enroll", headers=bearer(tokens))
     assert r.status_code == 409 and r.json()["error"]["code"] == "totp_already_enabled"
 
@@ -91,7 +91,7 @@ async def test_api_key_lifecycle_and_signed_requests(auth_client, auth_settings,
     key, secret = created["api_key"], created["secret"]
     assert len(key) == 64 and len(secret) == 64 and created["permissions"] == ["read", "trade"]
     stored = await db.fetchval("SELECT secret_enc FROM auth.api_key")
-    assert secret not in stored and stored.startswith("v1.")
+    assert secret not in stored and stored.startswith("v2.default.")
     listed = (await auth_client.get("/api/v1/auth/api-keys", headers=bearer(tokens))).json()
     assert [k["api_key"] for k in listed] == [key] and "secret" not in listed[0]
 

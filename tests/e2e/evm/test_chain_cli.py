@@ -16,7 +16,7 @@ def test_new_keys_prints_ciphertexts_and_the_public_parts_only(db_dsn):
     assert r.returncode == 0, r.stderr
     lines = dict(line.split("=", 1) for line in r.stdout.splitlines() if not line.startswith("#"))
     assert set(lines) == {"CHAIN_ETH_HOT_KEY", "CHAIN_ETH_DEPOSIT_SEED", "CHAIN_ETH_DEPOSIT_XPUB"}
-    assert lines["CHAIN_ETH_HOT_KEY"].startswith("v1.") and lines["CHAIN_ETH_DEPOSIT_SEED"].startswith("v1.")
+    assert lines["CHAIN_ETH_HOT_KEY"].startswith("v2.default.") and lines["CHAIN_ETH_DEPOSIT_SEED"].startswith("v2.default.")
     words = decrypt(DEV_DATA_KEY, "evm-deposit-seed", lines["CHAIN_ETH_DEPOSIT_SEED"]).split()
     assert len(words) == 24 and not any(w in r.stdout for w in words[:3] if len(w) > 5)
     DepositAddresses(lines["CHAIN_ETH_DEPOSIT_XPUB"]).address(0)  # a valid account-level xpub
@@ -31,6 +31,27 @@ def test_encrypt_secret_reads_stdin_and_refuses_what_is_not_a_key(db_dsn):
     bad = subprocess.run(MYCRYPTO + ["chain", "encrypt-secret", "hot-key"], input="0xnot-a-key\n",
                          capture_output=True, text=True, env={**_base_env(), **env}, timeout=60)
     assert bad.returncode == 1 and "32 bytes" in bad.stderr and "not-a-key" not in bad.stderr
+
+
+def test_reencrypt_secret_moves_a_chain_ciphertext_to_the_active_data_key(db_dsn):
+    """Key rotation (docs/key-rotation.md): the env-held chain secrets are re-encrypted by hand, not by
+    `mycrypto keys rotate`; the old ciphertext decrypts while its key is in the set, the new one after."""
+    from mycrypto.common.crypto import encrypt
+    from mycrypto.config import KeyRing
+
+    old = encrypt(DEV_DATA_KEY, "evm-deposit-seed", MNEMONIC)
+    new_key = "a-new-data-key-for-rotation-" + "n" * 20
+    env = {**_base_env(), "DATABASE_URL": db_dsn, "LOG_LEVEL": "WARNING",
+           "DATA_ENCRYPTION_KEYS": f"d2:{new_key},default:{DEV_DATA_KEY}"}
+    r = subprocess.run(MYCRYPTO + ["chain", "reencrypt-secret", "deposit-seed"], input=old + "\n",
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("v2.d2.")
+    assert decrypt(KeyRing((("d2", new_key),)), "evm-deposit-seed", r.stdout.strip()) == MNEMONIC
+    r2 = subprocess.run(MYCRYPTO + ["chain", "reencrypt-secret", "deposit-seed"], input=old + "\n",
+                        capture_output=True, text=True, env={**env, "DATA_ENCRYPTION_KEYS": f"d2:{new_key}"},
+                        timeout=60)
+    assert r2.returncode == 1 and "CHAIN_ETH_DEPOSIT_SEED" in r2.stderr and MNEMONIC not in r2.stderr
 
 
 async def test_alerts_are_listed_and_resolved_once(db_dsn, db):

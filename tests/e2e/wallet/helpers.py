@@ -49,7 +49,7 @@ def parts(app: Any) -> Any:
 
 async def enable_2fa(db: Any, settings: Any, user_id: int) -> str:
     secret = pyotp.random_base32()
-    enc = encrypt(settings.data_encryption_key.get_secret_value(), TOTP_PURPOSE, secret)
+    enc = encrypt(settings.data_keys, TOTP_PURPOSE, secret)
     await db.execute("UPDATE auth.app_user SET totp_secret_enc = $2, totp_enabled_at = now(), totp_last_step = NULL "
                      "WHERE id = $1", user_id, enc)
     return secret

@@ -43,7 +43,7 @@ def start() -> None:
     if "token" not in saved or chain.rpc("eth_getCode", saved["token"], "latest") in ("0x", None):
         saved["token"] = chain.deploy_token(compile_test_usdt(), USDT_SUPPLY)
         settings = load_settings()
-        saved.update(generate_keys(settings.data_encryption_key.get_secret_value()))
+        saved.update(generate_keys(settings.data_keys))
         (STATE / "devnet.json").write_text(json.dumps(saved, indent=2))
     print("# add to .env (keys are encrypted with this DATA_ENCRYPTION_KEY), then ./scripts/up:")
     print(f"CHAIN_ETH_RPC_URL={node.url}\nCHAIN_ETH_CHAIN_ID={node.chain_id}\nCHAIN_ETH_TOKENS=USDT={saved['token']}:6")

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 import string
+from collections.abc import Iterable
 
 _ALNUM = string.ascii_letters + string.digits
 RECOVERY_CODE_COUNT = 10
@@ -42,7 +43,11 @@ def csrf_token(key: str, session_id: str) -> str:
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
-def csrf_valid(key: str, session_id: str | None, presented: str | None) -> bool:
+def csrf_valid(key: str | Iterable[str], session_id: str | None, presented: str | None) -> bool:
+    """`key`: one secret, or every secret of the JWT key set (a CSRF token made under a key that is
+    still in the set stays valid, so rotating the signing key logs nobody out)."""
     if not session_id or not presented:
         return False
-    return hmac.compare_digest(csrf_token(key, session_id), presented)
+    keys = (key,) if isinstance(key, str) else tuple(key)
+    # every key is compared (no early exit) so the time taken does not tell which one matched
+    return sum(hmac.compare_digest(csrf_token(k, session_id), presented) for k in keys) > 0

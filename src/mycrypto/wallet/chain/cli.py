@@ -3,6 +3,8 @@
     mycrypto chain reconcile [--json]                 node balances vs ledger custody; exit 1 on a difference
     mycrypto chain new-keys                           fresh hot key + deposit seed, encrypted, for the settings
     mycrypto chain encrypt-secret hot-key|deposit-seed   encrypt a key/mnemonic read from stdin
+    mycrypto chain reencrypt-secret hot-key|deposit-seed the configured ciphertext (or one on stdin) under
+                                                      the active data key (key rotation, docs/key-rotation.md)
     mycrypto chain alerts [--resolve ID]              open alerts (deep reorganisations, reverted sweeps...)
     mycrypto chain frozen                             credits frozen by a deep reorganisation
     mycrypto chain release-deposit ID | reverse-deposit ID   resolve a frozen credit
@@ -49,7 +51,7 @@ async def run_reconcile(settings: Any, db: Any) -> Any:
 
 
 def register(group: click.Group) -> None:
-    for command in (reconcile, new_keys, encrypt_secret_cmd, alerts, frozen, release_deposit, reverse_deposit,
+    for command in (reconcile, new_keys, encrypt_secret_cmd, reencrypt_secret_cmd, alerts, frozen, release_deposit, reverse_deposit,
                     book_surplus):
         group.add_command(command)
 
@@ -78,8 +80,9 @@ def new_keys(ctx: click.Context) -> None:
     from .evm import generate_keys
 
     settings = get_settings(ctx)
-    keys = generate_keys(settings.data_encryption_key.get_secret_value())
-    click.echo("# encrypted with this DATA_ENCRYPTION_KEY: keep both (and back them up) or the keys are lost")
+    keys = generate_keys(settings.data_keys)
+    click.echo(f"# encrypted with data key id {settings.data_keys.active_id!r}: keep both (and back them up) "
+               "or the keys are lost")
     for name in ("CHAIN_ETH_HOT_KEY", "CHAIN_ETH_DEPOSIT_SEED", "CHAIN_ETH_DEPOSIT_XPUB"):
         click.echo(f"{name}={keys[name]}")
     click.echo(f"# hot wallet address (send it ETH for network fees): {keys['hot_address']}")
@@ -96,7 +99,29 @@ def encrypt_secret_cmd(ctx: click.Context, kind: str) -> None:
     settings = get_settings(ctx)
     secret = getpass.getpass(f"{kind}: ") if sys.stdin.isatty() else sys.stdin.read()
     try:
-        click.echo(encrypt_secret(settings.data_encryption_key.get_secret_value(), kind, secret))
+        click.echo(encrypt_secret(settings.data_keys, kind, secret))
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+@click.command("reencrypt-secret")
+@click.argument("kind", type=click.Choice(["hot-key", "deposit-seed"]))
+@click.pass_context
+def reencrypt_secret_cmd(ctx: click.Context, kind: str) -> None:
+    """Print CHAIN_ETH_HOT_KEY / CHAIN_ETH_DEPOSIT_SEED (or a ciphertext read from stdin) re-encrypted under
+    the active data key: after a data-key rotation, before the old key is retired."""
+    from ...config import ConfigError
+    from .evm import reencrypt_secret
+
+    settings = get_settings(ctx)
+    token = "" if sys.stdin.isatty() else sys.stdin.read().strip()
+    if not token:
+        setting = settings.chain_eth_hot_key if kind == "hot-key" else settings.chain_eth_deposit_seed
+        token = setting.get_secret_value().strip()
+    if not token:
+        fail(f"no {kind} ciphertext: pipe one in or set CHAIN_ETH_{'HOT_KEY' if kind == 'hot-key' else 'DEPOSIT_SEED'}")
+    try:
+        click.echo(reencrypt_secret(settings.data_keys, kind, token))
     except ConfigError as exc:
         fail(str(exc))
 

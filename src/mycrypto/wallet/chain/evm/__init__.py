@@ -48,14 +48,21 @@ def _checked(settings: Any) -> tuple[Any, Any, DepositAddresses]:
     return cfg, signer, deposits
 
 
-def encrypt_secret(master_key: str, kind: str, plaintext: str) -> str:
+def encrypt_secret(master_key: Any, kind: str, plaintext: str) -> str:
     """`mycrypto chain encrypt-secret`: checks the secret, returns its ciphertext (signer.py does it)."""
     from .signer import encrypt_secret as encrypt
 
     return encrypt(master_key, kind, plaintext)
 
 
-def generate_keys(master_key: str) -> dict[str, str]:
+def reencrypt_secret(master_key: Any, kind: str, token: str) -> str:
+    """`mycrypto chain reencrypt-secret`: the same secret under the active data key (signer.py does it)."""
+    from .signer import reencrypt_secret as reencrypt
+
+    return reencrypt(master_key, kind, token)
+
+
+def generate_keys(master_key: Any) -> dict[str, str]:
     """`mycrypto chain new-keys`: a fresh hot key and deposit seed, encrypted, with their public parts."""
     from .signer import generate_keys as generate
 

@@ -77,7 +77,7 @@ class Signer:
         return self._account.ChildKey(EXTERNAL_CHAIN).ChildKey(index)
 
 
-def encrypt_secret(master_key: str, kind: str, plaintext: str) -> str:
+def encrypt_secret(master_key: Any, kind: str, plaintext: str) -> str:
     """`mycrypto chain encrypt-secret`: the ciphertext to put in CHAIN_ETH_HOT_KEY / CHAIN_ETH_DEPOSIT_SEED."""
     plaintext = plaintext.strip()
     if kind == "hot-key":
@@ -89,7 +89,15 @@ def encrypt_secret(master_key: str, kind: str, plaintext: str) -> str:
     return encrypt(master_key, PURPOSES[kind], plaintext)
 
 
-def generate_keys(master_key: str, words: int = 24) -> dict[str, str]:
+def reencrypt_secret(master_key: Any, kind: str, token: str) -> str:
+    """`mycrypto chain reencrypt-secret`: the same secret as a ciphertext under the active data key."""
+    if kind not in PURPOSES:
+        raise ConfigError(f"unknown secret kind {kind!r} (hot-key or deposit-seed)")
+    variable = "CHAIN_ETH_HOT_KEY" if kind == "hot-key" else "CHAIN_ETH_DEPOSIT_SEED"
+    return encrypt(master_key, PURPOSES[kind], _decrypt(master_key, PURPOSES[kind], token, variable))
+
+
+def generate_keys(master_key: Any, words: int = 24) -> dict[str, str]:
     """Fresh keys for `mycrypto chain new-keys`: ciphertexts for the settings, public parts to show."""
     from bip_utils import Bip39MnemonicGenerator, Bip39WordsNum
 
@@ -106,7 +114,7 @@ def load_signer(settings: Any, chain_id: int) -> Signer | None:
     hot = settings.chain_eth_hot_key.get_secret_value().strip()
     if not hot:
         return None
-    master = settings.data_encryption_key.get_secret_value()
+    master = settings.data_keys
     hot_key = _hot_key_bytes(_decrypt(master, HOT_KEY_PURPOSE, hot, "CHAIN_ETH_HOT_KEY"))
     seed_text = settings.chain_eth_deposit_seed.get_secret_value().strip()
     seed = None
@@ -115,12 +123,12 @@ def load_signer(settings: Any, chain_id: int) -> Signer | None:
     return Signer(chain_id, hot_key, seed)
 
 
-def _decrypt(master: str, purpose: str, token: str, variable: str) -> str:
+def _decrypt(master: Any, purpose: str, token: str, variable: str) -> str:
     try:
         return decrypt(master, purpose, token)
     except Exception:  # never echo the value: it is (or may be) a secret
-        raise ConfigError(f"{variable} is not a ciphertext of `mycrypto chain encrypt-secret` under this "
-                          "DATA_ENCRYPTION_KEY") from None
+        raise ConfigError(f"{variable} is not a ciphertext of `mycrypto chain encrypt-secret` under these "
+                          "DATA_ENCRYPTION_KEYS") from None
 
 
 def _hot_key_bytes(text: str) -> bytes:

@@ -8,7 +8,7 @@
 // listeners of "mc:signed-out" are told so the app can send the user to the sign-in page.
 
 const CSRF_COOKIE = "mc_csrf";
-const REFRESHABLE = new Set(["token_expired", "invalid_token", "unauthorized"]);
+const REFRESHABLE = new Set(["token_expired", "invalid_token", "unknown_token_key", "unauthorized"]);
 
 export class ApiError extends Error {
   constructor(status, code, message, details, requestId) {
