@@ -97,6 +97,22 @@ async def test_an_oco_through_order_list_cancels_the_stop_when_the_limit_maker_f
     stop = s.fetch_order(reports["STOP_LOSS_LIMIT"]["orderId"], SYM)
     assert stop["status"] == "canceled"
     assert (await ledger(db, stopper.user_id))["BTC"] == (D("1"), D("0.6"))
+    # a second list: queried and cancelled as a list (GET / DELETE /api/v3/orderList)
+    second = s.privatePostOrderListOco({
+        "symbol": "BTCUSDT", "side": "SELL", "quantity": "0.5", "aboveType": "LIMIT_MAKER", "abovePrice": "55000",
+        "belowType": "STOP_LOSS", "belowStopPrice": "45000"})
+    list_id = second["orderListId"]
+    status = s.privateGetOrderList({"orderListId": list_id})
+    assert (status["listOrderStatus"], len(status["orders"])) == ("EXECUTING", 2)
+    assert (await ledger(db, stopper.user_id))["BTC"] == (D("0"), D("1.6"))
+    gone = s.privateDeleteOrderList({"symbol": "BTCUSDT", "orderListId": list_id})
+    assert gone["listOrderStatus"] == "ALL_DONE"
+    assert {r["status"] for r in gone["orderReports"]} == {"CANCELED"}
+    assert (await ledger(db, stopper.user_id))["BTC"] == (D("1"), D("0.6"))
+    with pytest.raises(ccxt.OrderNotFound):
+        s.privateDeleteOrderList({"symbol": "BTCUSDT", "orderListId": list_id})
+    with pytest.raises(ccxt.OrderNotFound):
+        s.privateGetOrderList({"orderListId": 999999})
     with pytest.raises(ccxt.BadRequest):   # MyCrypto's OCO takes a LIMIT_MAKER and a stop-loss leg
         s.privatePostOrderListOco({"symbol": "BTCUSDT", "side": "SELL", "quantity": "0.1",
                                    "aboveType": "TAKE_PROFIT", "aboveStopPrice": "53000",

@@ -142,6 +142,19 @@ def order_list(orders: list[OrderResult], symbol: str, list_client_id: str, resp
     }
 
 
+def order_list_status(legs: list[OrderResult], symbol: str) -> dict[str, Any]:
+    """GET /api/v3/orderList's answer (listClientOrderId is not stored: empty)."""
+    legs = sorted(legs, key=lambda o: o.order_id)
+    done = not any(o.is_open for o in legs)
+    return {
+        "orderListId": legs[0].order_id, "contingencyType": "OCO",
+        "listStatusType": "ALL_DONE" if done else "EXEC_STARTED",
+        "listOrderStatus": "ALL_DONE" if done else "EXECUTING", "listClientOrderId": "",
+        "transactionTime": max(o.updated_ms for o in legs), "symbol": symbol,
+        "orders": [{"symbol": symbol, "orderId": o.order_id, "clientOrderId": client_id(o)} for o in legs],
+    }
+
+
 def my_trade(t: UserTrade, symbol: str) -> dict[str, Any]:
     return {"symbol": symbol, "id": t.trade_id, "orderId": t.order_id, "orderListId": -1, "price": dec(t.price),
             "qty": dec(t.quantity), "quoteQty": dec(t.quote_quantity), "commission": dec(t.commission),

@@ -389,6 +389,45 @@ class BinanceAdapter:
             raise translate(exc, ORDER) from None
         return s.order_list(list(result.orders), symbols.binance(spec.symbol), list_coid, resp or "FULL")
 
+    async def _order_list(self, principal: Principal, p: Params, action: str,
+                          spec: MarketSpec | None = None) -> list[OrderResult]:
+        """The two legs of the caller's OCO list `orderListId` (its lower order id), else -2013 / -2011."""
+        list_id = p.integer("orderListId", lo=0)
+        if list_id is None:
+            raise c.mandatory("orderListId")
+        missing = (Reject(c.CANCEL_REJECTED, "Order list does not exist.") if action == CANCEL
+                   else Reject(c.NO_SUCH_ORDER, "Order list does not exist."))
+        try:
+            first = await self.trade.get_order(principal, order_id=list_id, with_fills=False)
+            if first.oco_order_id is None or first.oco_order_id < list_id:
+                raise missing
+            second = await self.trade.get_order(principal, order_id=first.oco_order_id, with_fills=False)
+        except AppError:
+            raise missing from None
+        if spec is not None and first.spec.id != spec.id:
+            raise missing
+        return [first, second]
+
+    async def query_order_list(self, principal: Principal, p: Params) -> dict[str, Any]:
+        legs = await self._order_list(principal, p, QUERY)
+        return s.order_list_status(legs, self.name(legs[0].spec))
+
+    async def cancel_order_list(self, principal: Principal, p: Params) -> dict[str, Any]:
+        spec = self.spec(p.symbol())
+        legs = await self._order_list(principal, p, CANCEL, spec)
+        open_leg = next((o for o in legs if o.is_open), None)
+        if open_leg is None:
+            raise Reject(c.CANCEL_REJECTED, "Order list is already closed.")
+        try:   # cancelling one leg cancels its sibling in the same engine batch
+            await self.trade.cancel_order(principal, order_id=open_leg.order_id, symbol=spec.symbol)
+            legs = [await self.trade.get_order(principal, order_id=o.order_id, with_fills=False) for o in legs]
+        except AppError as exc:
+            raise translate(exc, CANCEL) from None
+        name = self.name(spec)
+        out = s.order_list_status(legs, name)
+        out["orderReports"] = [s.order_canceled(o, name) for o in legs]
+        return out
+
     async def test_order(self, principal: Principal, p: Params) -> dict[str, Any]:
         """Every check a real order gets before it reaches the book (rules, permission), nothing placed."""
         spec = self.spec(p.symbol())
