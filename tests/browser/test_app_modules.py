@@ -33,6 +33,10 @@ CHECKS = """async () => {
     notional: v({ price: '1', quantity: '1' }).errors.quantity || null,
     market: r.validateOrder(market, { side: 'buy', type: 'market', amountIn: 'quote', quoteQuantity: '25.5' }),
     marketSell: r.validateOrder(market, { side: 'sell', type: 'market', amountIn: 'quote', quantity: '0.5' }).body,
+    stop: v({ type: 'stop_limit', side: 'sell', price: '48900', stopPrice: '49000', quantity: '0.001', postOnly: true }),
+    stopMissing: v({ type: 'stop_limit', price: '48900', stopPrice: '', quantity: '0.001' }).errors.stopPrice || null,
+    stopTick: v({ type: 'stop_limit', price: '48900', stopPrice: '49000.001', quantity: '0.001' }).errors.stopPrice || null,
+    stopHold: r.holdFor(market, v({ type: 'stop_limit', price: '48900', stopPrice: '49000', quantity: '0.001' }).body),
   };
 }"""
 
@@ -59,3 +63,10 @@ async def test_decimal_and_order_rules(new_page):
     assert "below the minimum of 5 USDT" in out["notional"]
     assert out["market"]["body"] == {"symbol": "BTC-USDT", "side": "buy", "type": "market", "quote_quantity": "25.5"}
     assert out["marketSell"] == {"symbol": "BTC-USDT", "side": "sell", "type": "market", "quantity": "0.5"}
+    # a stop-limit carries its stop price and limit price as typed (never post-only) and holds like a limit
+    assert out["stop"]["errors"] == {}
+    assert out["stop"]["body"] == {"symbol": "BTC-USDT", "side": "sell", "type": "stop_limit", "price": "48900",
+                                   "stop_price": "49000", "quantity": "0.001", "time_in_force": "GTC"}
+    assert out["stopMissing"] == "Enter the stop price."
+    assert "tick size 0.01" in out["stopTick"]
+    assert out["stopHold"] == {"asset": "USDT", "amount": "48.9"}

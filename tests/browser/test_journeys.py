@@ -111,6 +111,30 @@ async def test_cancel_an_open_order(new_page):
     await expect_available(page, "USDT", "1,000")  # the hold was released
 
 
+async def test_place_and_cancel_a_stop_limit_order(new_page):
+    page = (await new_page()).page
+    await register_and_sign_in(page, "stopper@example.com")
+    await faucet(page, "USDT", "1000")
+    await goto(page, "/app/trade/BTC-USDT")
+    form = page.get_by_role("region", name="Place order")
+    stop = form.get_by_label("Stop price (USDT)", exact=True)
+    await expect(stop).to_be_hidden()
+    await form.get_by_text("Stop-limit", exact=True).click()
+    await stop.fill("60000")
+    await form.get_by_label("Price (USDT)", exact=True).fill("60100")
+    await form.get_by_label("Quantity (BTC)", exact=True).fill("0.001")
+    await expect(form).to_contain_text("placed as a limit order when a trade at 60000 USDT or higher")
+    await form.get_by_role("button", name="Buy BTC").click()
+    await expect(form.get_by_role("status").first).to_contain_text(re.compile(r"stop-limit order #\d+: untriggered"))
+    open_orders = page.get_by_role("tabpanel", name="Open orders")
+    await expect(open_orders).to_contain_text("stop limit, stop 60,000")
+    await expect(open_orders).to_contain_text("untriggered")
+    await page.get_by_role("button", name=re.compile(r"^Cancel buy order #\d+ at 60,100")).click()
+    await expect(open_orders).to_contain_text("No open orders.")
+    await goto(page, "/app/wallet")
+    await expect_available(page, "USDT", "1,000")  # the hold taken at placement was released
+
+
 async def test_client_side_validation_of_tick_lot_and_format(new_page):
     page = (await new_page()).page
     await register_and_sign_in(page, "dave@example.com")

@@ -101,10 +101,12 @@ async def _depth_from_orders(conn: Queryable, spec: MarketSpec, limit: int) -> t
     rows = await conn.fetch(
         "(SELECT 'buy' AS side, price, sum(quantity - filled_quantity) AS qty, count(*) AS n FROM trade.spot_order "
         " WHERE market_id = $1 AND status IN ('new', 'partially_filled') AND side = 'buy' "
+        " AND NOT EXISTS (SELECT 1 FROM trade.order_condition c WHERE c.order_id = spot_order.id AND c.triggered_at IS NULL) "
         " GROUP BY price ORDER BY price DESC LIMIT $2) "
         "UNION ALL "
         "(SELECT 'sell', price, sum(quantity - filled_quantity), count(*) FROM trade.spot_order "
         " WHERE market_id = $1 AND status IN ('new', 'partially_filled') AND side = 'sell' "
+        " AND NOT EXISTS (SELECT 1 FROM trade.order_condition c WHERE c.order_id = spot_order.id AND c.triggered_at IS NULL) "
         " GROUP BY price ORDER BY price ASC LIMIT $2)", spec.id, limit)
     update_id = await conn.fetchval("SELECT coalesce(max(book_update_id), 0) FROM trade.market_engine "
                                     "WHERE market_id = $1", spec.id)

@@ -7,7 +7,8 @@ Checks (each lists its first offending rows; any offence makes the report fail):
 - no_negative_balances     no user available/locked below zero; system accounts never hold `locked`;
 - locked_matches_holds     each user's locked == open orders' hold_remaining (status new /
                            partially_filled, by hold_asset) + pending withdrawals' amount + fee
-                           (status requested / approved) + open deposit freezes (held);
+                           (status requested / approved) + open deposit freezes (held); untriggered
+                           stop / take-profit orders are open orders (status new) and count here;
 - transfers_posted         credited deposits and broadcast/confirmed withdrawals have exactly the
                            posting their amounts say; other deposits and withdrawals have none,
                            except a reverted (failed) one, whose posting is reversed exactly.
@@ -158,6 +159,19 @@ CHECKS: list[tuple[str, str, str]] = [
             OR t.fee_asset <> m.quote_asset
             OR p.id IS NULL OR p.kind <> 'trade' OR p.ref_id <> t.market_id || ':' || t.id
          ORDER BY 1, 2"""),
+    # conditional orders (migration 055): an order that never triggered never traded; an OCO pair never
+    # has both legs open once one of them traded or triggered
+    ("conditional_orders_consistent",
+     "untriggered stop/take-profit orders have no fills; no OCO pair is still fully open after a leg traded", """
+        SELECT o.id AS order_id, c.kind, o.status::text AS status, o.filled_quantity
+          FROM trade.order_condition c JOIN trade.spot_order o ON o.id = c.order_id
+          LEFT JOIN trade.spot_order s ON s.id = c.oco_order_id
+         WHERE (c.triggered_at IS NULL AND c.kind <> 'limit' AND (o.filled_quantity > 0 OR o.status <> 'new'
+                AND o.status <> 'canceled'))
+            OR (s.id IS NOT NULL AND o.status IN ('new', 'partially_filled') AND s.status IN ('new', 'partially_filled')
+                AND (o.filled_quantity > 0 OR s.filled_quantity > 0
+                     OR (c.kind <> 'limit' AND c.triggered_at IS NOT NULL)))
+         ORDER BY 1"""),
 ]
 
 _SUMMARY_SQL = """

@@ -33,7 +33,8 @@ from ..marketdata.service import MarketDataService
 from .errors import InvalidParameter, MarketUnavailable, NotOwnerHere
 from .forwarding import forward, forward_cancel_all
 from .registry import EngineRegistry
-from .schemas import HaltRequest, OrderAmend, OrderCreate, parse_amend, parse_place_order, parse_reason
+from .schemas import (HaltRequest, OcoCreate, OrderAmend, OrderCreate, parse_amend, parse_place_oco, parse_place_order,
+                      parse_reason)
 from .service import TradeService, check_from_id
 
 SERVICE = "trade"
@@ -129,6 +130,19 @@ async def handle_orderbook(request: Request, symbol: str) -> Response:
              openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": OrderCreate.model_json_schema()}}}})
 async def place_order(request: Request) -> Response:
     return await handle_place_order(request)
+
+
+@router.post(PREFIX + "/orders/oco", status_code=201, summary="Place an OCO pair (limit + stop, one cancels the other)",
+             openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": OcoCreate.model_json_schema()}}}})
+async def place_oco(request: Request) -> Response:
+    principal = await current_principal(request)
+    body = await request.body()
+    req = parse_place_oco(body)
+    try:
+        result = await _service(request).place_oco(principal, req)
+    except NotOwnerHere as exc:
+        return await forward(request, exc, body)
+    return _json(dumps(result.to_dict()), 201)
 
 
 @router.get(PREFIX + "/orders/open", summary="List my open orders (newest first, at most `limit`, 1..1000)")

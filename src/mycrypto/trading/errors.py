@@ -92,3 +92,14 @@ class NotOwnerHere(Exception):
         super().__init__(f"{symbol} is owned by {owner_url or 'nobody'}")
         self.symbol = symbol
         self.owner_url = owner_url
+
+
+class WouldTriggerImmediately(AppError):
+    code, http_status, message = ("would_trigger_immediately", 400,
+                                  "The stop price is already reached by the last trade price; the order would "
+                                  "trigger immediately (place a limit or market order instead).")
+
+
+class UntriggeredNotAmendable(AppError):
+    code, http_status, message = ("untriggered_not_amendable", 400,
+                                  "An untriggered conditional order cannot be amended; cancel it and place a new one.")

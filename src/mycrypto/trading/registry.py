@@ -273,7 +273,7 @@ class EngineRegistry:
 
     def engine_with_open_order(self, order_id: int) -> MarketEngine | None:
         for engine in self.engines.values():
-            if order_id in engine.orders:
+            if order_id in engine.orders or order_id in engine.conds.orders:
                 return engine
         return None
 

@@ -145,7 +145,10 @@ async def open_orders_for_rebuild(conn: Queryable, spec: MarketSpec) -> list[Ord
         "FROM trade.spot_order o "
         "LEFT JOIN wallet.account ab ON ab.kind = 'user' AND ab.user_id = o.user_id AND ab.asset = $2 "
         "LEFT JOIN wallet.account aq ON aq.kind = 'user' AND aq.user_id = o.user_id AND aq.asset = $3 "
-        "WHERE o.market_id = $1 AND o.status IN ('new', 'partially_filled') ORDER BY o.id",
+        "WHERE o.market_id = $1 AND o.status IN ('new', 'partially_filled') "
+        # untriggered conditional orders are not on the book (conditional_repository loads them)
+        "AND NOT EXISTS (SELECT 1 FROM trade.order_condition c WHERE c.order_id = o.id AND c.triggered_at IS NULL) "
+        "ORDER BY o.id",
         spec.id, spec.base, spec.quote)
     out = []
     tick, lot = spec.tick_size, spec.lot_size
@@ -198,6 +201,11 @@ _COMMIT_BATCH = ("SELECT trade.commit_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, 
                  "$23::bigint[], $24::text[], $25::text[], $26::text[]::numeric[])")
 
 
+_COMMIT_BATCH_CONDITIONAL = (_COMMIT_BATCH.replace("trade.commit_batch(", "trade.commit_batch_conditional(")
+                             .replace("$26::text[]::numeric[])",
+                                      "$26::text[]::numeric[], $27::text::jsonb, $28::text::jsonb)"))
+
+
 def _scales(spec: MarketSpec) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
     q = Decimal(1).scaleb(-spec.quote_decimals)
     return spec.tick_size, spec.lot_size, q, Decimal(1).scaleb(-spec.base_decimals), q / PPM
@@ -235,7 +243,8 @@ async def execute_batch(conn: Queryable, spec: MarketSpec, args: tuple) -> None:
     transaction: the connection must not be inside an explicit one. Raises NotOwner if fenced,
     SequenceGap if the previous batch did not commit, the ledger's domain errors if refused."""
     try:
-        status = await conn.fetchval(_COMMIT_BATCH, *args)
+        # 28 arguments: the batch places or triggers conditional orders (conditional_repository.py)
+        status = await conn.fetchval(_COMMIT_BATCH if len(args) == 26 else _COMMIT_BATCH_CONDITIONAL, *args)
     except (asyncpg.CheckViolationError, asyncpg.ForeignKeyViolationError) as exc:
         raise translate_ledger_error(exc) from None
     if status == 2:
@@ -252,12 +261,15 @@ ORDER_COLUMNS = (
     "o.time_in_force::text AS time_in_force, o.post_only, o.stp::text AS stp, o.price, o.quantity, "
     "o.quote_quantity, o.filled_quantity, o.filled_quote, o.fee_total, o.hold_asset, o.hold_amount, "
     f"o.hold_remaining, o.status::text AS status, o.reason, {epoch_ms('o.created_at')} AS created_ms, "
-    f"{epoch_ms('o.updated_at')} AS updated_ms")
+    f"{epoch_ms('o.updated_at')} AS updated_ms, "
+    # conditional orders (migration 055): NULLs for a plain order
+    f"c.kind AS cond_kind, c.stop_price, c.oco_order_id, {epoch_ms('c.triggered_at')} AS triggered_ms")
 TRADE_COLUMNS = (
     "t.market_id, t.id, t.taker_order_id, t.maker_order_id, t.taker_side::text AS taker_side, t.price, "
     "t.quantity, t.quote_quantity, t.buyer_user_id, t.seller_user_id, t.buyer_fee, t.seller_fee, t.fee_asset, "
     f"t.posting_id, {epoch_ms('t.created_at')} AS ms")
-_ORDERS = f"SELECT {ORDER_COLUMNS} FROM trade.spot_order o "
+_ORDERS = (f"SELECT {ORDER_COLUMNS} FROM trade.spot_order o "
+           "LEFT JOIN trade.order_condition c ON c.order_id = o.id ")
 _TRADES = f"SELECT {TRADE_COLUMNS} FROM trade.trade t "
 
 _ORDER_BY_ID = _ORDERS + "WHERE o.id = $1"
@@ -266,7 +278,9 @@ _OPEN_ORDERS = (_ORDERS + "WHERE o.user_id = $1 AND o.status IN ('new', 'partial
                 "AND ($2::int IS NULL OR o.market_id = $2) ORDER BY o.created_at DESC, o.id DESC LIMIT $3")
 _ORDER_HISTORY = (
     _ORDERS + "WHERE o.user_id = $1 AND ($2::int IS NULL OR o.market_id = $2) "
-    "AND ($3::text[] IS NULL OR o.status::text = ANY($3::text[])) "
+    "AND ($3::text[] IS NULL OR o.status::text = ANY($3::text[]) "
+    # "untriggered": open stop / take-profit orders still waiting for their trigger (they are also "new")
+    "OR ('untriggered' = ANY($3::text[]) AND o.status = 'new' AND c.kind <> 'limit' AND c.triggered_at IS NULL)) "
     f"AND {time_bound('o.created_at', '>=', '$4')} AND {time_bound('o.created_at', '<', '$5')} "
     f"AND ($6::bigint IS NULL OR (o.created_at, o.id) < ({ms_to_ts('$6')}, $7::bigint)) "
     "ORDER BY o.created_at DESC, o.id DESC LIMIT $8")

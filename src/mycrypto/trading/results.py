@@ -80,6 +80,25 @@ class OrderResult:
     updated_ms: int
     fills: tuple[FillResult, ...] | None = None
     created: bool = True       # False: an earlier order with this client_order_id, returned unchanged
+    # conditional orders (docs/trading.md): the kind (stop_limit, ..., or "limit" for an OCO limit leg),
+    # the stop price, the OCO sibling, when it triggered (None: not yet)
+    cond_kind: str | None = None
+    stop_ticks: int = 0
+    oco_order_id: int | None = None
+    triggered_ms: int | None = None
+
+    @property
+    def order_type(self) -> str:
+        """The type as the client placed it: limit, market, stop_limit, stop_market, take_profit_..."""
+        return self.cond_kind if self.cond_kind not in (None, "limit") else self.type
+
+    @property
+    def untriggered(self) -> bool:
+        return self.cond_kind not in (None, "limit") and self.triggered_ms is None
+
+    @property
+    def stop_price(self) -> Decimal | None:
+        return self.spec.price(self.stop_ticks) if self.stop_ticks else None
 
     # ---------------------------------------------------------------- exact values
     @property
@@ -146,11 +165,17 @@ class OrderResult:
             "executed_quantity": s.qty_str(self.filled_lots),
             "cumulative_quote": s.quote_str(self.filled_quote_units),
             "fee_total": s.quote_str(self.fee_units), "fee_asset": s.quote,
-            "status": self.status, "reason": self.reason,
+            "status": "untriggered" if self.untriggered and self.status == "new" else self.status,
+            "reason": self.reason,
             "hold_asset": self.hold_asset, "hold_amount": hold(self.hold_amount_units),
             "hold_remaining": hold(self.hold_remaining_units),
             "created_at": self.created_ms, "updated_at": self.updated_ms,
         }
+        if self.cond_kind is not None:
+            out["type"] = self.order_type
+            out["stop_price"] = s.price_str(self.stop_ticks) if self.stop_ticks else None
+            out["triggered_at"] = self.triggered_ms
+            out["oco_order_id"] = self.oco_order_id
         if self.fills is not None:
             out["fills"] = [f.to_dict() for f in self.fills]
         return out
@@ -165,7 +190,14 @@ def result_from_state(spec: MarketSpec, o: OrderState, fills: list[tuple] | None
     return OrderResult(
         o.id, o.user_id, o.coid, spec, SIDE_NAMES[o.side], TYPE_NAMES[o.kind], TIF_NAMES[o.tif], o.post_only,
         STP_NAMES[o.stp], o.price if o.kind == 0 else 0, o.qty, o.quote_qty, o.filled, o.filled_quote, o.fee,
-        o.hold_amount, o.hold_rem, o.status, o.reason, o.created_ms, o.updated_ms, fr)
+        o.hold_amount, o.hold_rem, o.status, o.reason, o.created_ms, o.updated_ms, fr, True,
+        *_cond_fields(o.cond))
+
+
+def _cond_fields(c: Any) -> tuple:
+    if c is None:
+        return (None, 0, None, None)
+    return (c.kind, c.stop_ticks, c.oco, c.triggered_ms)
 
 
 def _units(value: Decimal | None, decimals: int) -> int:
@@ -186,7 +218,9 @@ def result_from_row(spec: MarketSpec, r: Any, fills: list[Any] | None = None, cr
         _units(r["quote_quantity"], spec.quote_decimals), int(r["filled_quantity"] / spec.lot_size),
         _units(r["filled_quote"], spec.quote_decimals), _units(r["fee_total"], spec.quote_decimals),
         _units(r["hold_amount"], hold_dec), _units(r["hold_remaining"], hold_dec), r["status"], r["reason"],
-        r["created_ms"], r["updated_ms"], fr, created)
+        r["created_ms"], r["updated_ms"], fr, created, r.get("cond_kind"),
+        int(r["stop_price"] / spec.tick_size) if r.get("stop_price") is not None else 0, r.get("oco_order_id"),
+        r.get("triggered_ms"))
 
 
 def _fill_from_trade(spec: MarketSpec, t: Any, order_id: int) -> FillResult:
@@ -262,3 +296,14 @@ def user_trades_from_row(spec: MarketSpec, t: Any, user_id: int) -> list[UserTra
                              int(t["quantity"] / spec.lot_size), _units(t["quote_quantity"], spec.quote_decimals),
                              _units(fee, spec.quote_decimals), t["ms"]))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class OcoResult:
+    """An OCO pair as placed: its list id (the lower order id) and its two orders (stop leg first)."""
+
+    order_list_id: int
+    orders: tuple[OrderResult, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"order_list_id": self.order_list_id, "orders": [o.to_dict() for o in self.orders]}

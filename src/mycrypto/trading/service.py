@@ -25,14 +25,17 @@ from ..common.money import parse_amount
 from ..marketdata.service import Candle, MarketDataService
 from ..marketdata.views import DepthSnapshot, PublicTrade, Ticker
 from . import repository as repo
+from .domain.conditional import KINDS as CONDITIONAL_KINDS
+from .domain.conditional import STOP_LIMIT, STOP_MARKET, validate_conditional
 from .domain.rules import OrderRuleError, quantity_lots, validate_order
 from .domain.settlement import OPEN_STATUSES
 from .engine import Amend, Cancel, CancelAll, Duplicate, Place
+from .engine.commands import PlaceOco
 from .errors import (DuplicateClientOrderId, InvalidCursor, InvalidOrder, InvalidParameter, MarketHalted,
                      MarketNotFound, NotOwnerHere, OrderNotFound, OrderNotOpen, UnknownMarket)
 from .registry import EngineRegistry
-from .results import OrderResult, UserTrade, result_from_row, user_trades_from_row
-from .schemas import PlaceOrderRequest
+from .results import OcoResult, OrderResult, UserTrade, result_from_row, user_trades_from_row
+from .schemas import PlaceOcoRequest, PlaceOrderRequest
 
 T = TypeVar("T")
 ORDER_STATUSES = ("new", "partially_filled", "filled", "canceled", "rejected", "expired")
@@ -130,19 +133,66 @@ class TradeService:
         spec = self.market(req.symbol)
         if spec.halted:
             raise MarketHalted()
+        cond = None
         try:
-            intent = validate_order(
-                spec, side=req.side, type=req.type, time_in_force=req.time_in_force, post_only=req.post_only,
-                stp=req.stp, price=_amount(req.price, "price"), quantity=_amount(req.quantity, "quantity"),
-                quote_quantity=_amount(req.quote_quantity, "quote_quantity"), client_order_id=req.client_order_id)
+            if isinstance(req.type, str) and req.type.lower() in CONDITIONAL_KINDS:
+                intent, cond = validate_conditional(
+                    spec, kind=req.type.lower(), side=req.side, stop_price=_amount(req.stop_price, "stop_price"),
+                    price=_amount(req.price, "price"), quantity=_amount(req.quantity, "quantity"),
+                    quote_quantity=_amount(req.quote_quantity, "quote_quantity"), time_in_force=req.time_in_force,
+                    post_only=req.post_only, stp=req.stp, client_order_id=req.client_order_id)
+            else:
+                if req.stop_price is not None:
+                    raise OrderRuleError("stop_price_not_allowed", "stop_price is only for stop and take-profit "
+                                         "orders.", {"field": "stop_price"})
+                intent = validate_order(
+                    spec, side=req.side, type=req.type, time_in_force=req.time_in_force, post_only=req.post_only,
+                    stp=req.stp, price=_amount(req.price, "price"), quantity=_amount(req.quantity, "quantity"),
+                    quote_quantity=_amount(req.quote_quantity, "quote_quantity"),
+                    client_order_id=req.client_order_id)
         except OrderRuleError as err:
             raise InvalidOrder.from_rule(err) from None
         engine = await self._engine(spec)
         base_acc, quote_acc = await self.registry.accounts.pair(principal.user_id, spec)
-        outcome = await engine.submit(Place(principal.user_id, intent, base_acc, quote_acc))
+        outcome = await engine.submit(Place(principal.user_id, intent, base_acc, quote_acc, cond=cond))
         if type(outcome) is Duplicate:
             return await self._duplicate(principal, spec, req, outcome.order_id)
         return outcome
+
+    async def place_oco(self, principal: Principal, req: PlaceOcoRequest) -> OcoResult:
+        """Place an OCO pair (a limit leg and a stop leg, linked: docs/trading.md), both or neither."""
+        principal.require_verified()
+        principal.require("trade")
+        spec = self.market(req.symbol)
+        if spec.halted:
+            raise MarketHalted()
+        price, stop_price = _amount(req.price, "price"), _amount(req.stop_price, "stop_price")
+        stop_limit = _amount(req.stop_limit_price, "stop_limit_price")
+        quantity = _amount(req.quantity, "quantity")
+        try:
+            # the limit leg is maker-only (Binance's LIMIT_MAKER leg): an OCO never trades on placement
+            limit_intent = validate_order(spec, side=req.side, type="limit", price=price, quantity=quantity,
+                                          post_only=True, stp=req.stp, client_order_id=req.limit_client_order_id)
+            stop_intent, cond = validate_conditional(
+                spec, kind=STOP_LIMIT if stop_limit is not None else STOP_MARKET, side=req.side,
+                stop_price=stop_price, price=stop_limit, quantity=quantity, stp=req.stp,
+                time_in_force=req.stop_time_in_force if stop_limit is not None else None,
+                client_order_id=req.stop_client_order_id)
+        except OrderRuleError as err:
+            raise InvalidOrder.from_rule(err) from None
+        sell = limit_intent.side != 0
+        if (limit_intent.price_ticks <= cond.stop_ticks) if sell else (limit_intent.price_ticks >= cond.stop_ticks):
+            raise InvalidOrder("An OCO sell needs price above stop_price; a buy, price below stop_price.",
+                               code="invalid_oco_prices", details={"field": "stop_price"})
+        if req.limit_client_order_id is not None and req.limit_client_order_id == req.stop_client_order_id:
+            raise InvalidOrder("The two legs need different client order ids.", code="duplicate_client_order_id",
+                               details={"field": "stop_client_order_id"})
+        engine = await self._engine(spec)
+        base_acc, quote_acc = await self.registry.accounts.pair(principal.user_id, spec)
+        uid = principal.user_id
+        outcome = await engine.submit(PlaceOco(uid, Place(uid, limit_intent, base_acc, quote_acc),
+                                               Place(uid, stop_intent, base_acc, quote_acc, cond=cond)))
+        return OcoResult(min(o.order_id for o in outcome), tuple(outcome))
 
     async def _duplicate(self, principal: Principal, spec: MarketSpec, req: PlaceOrderRequest,
                          order_id: int) -> OrderResult:
@@ -261,8 +311,9 @@ class TradeService:
         """The caller's orders, newest first, with a keyset cursor for the next page."""
         market_id = self.market(symbol).id if symbol is not None else None
         statuses = [status] if isinstance(status, str) else status
-        if statuses and any(s not in ORDER_STATUSES for s in statuses):
-            raise InvalidParameter(f"status must be one of {', '.join(ORDER_STATUSES)}.", code="invalid_status")
+        if statuses and any(s not in ORDER_STATUSES and s != "untriggered" for s in statuses):
+            raise InvalidParameter(f"status must be one of {', '.join(ORDER_STATUSES)}, untriggered.",
+                                   code="invalid_status")
         limit = _limit(limit)
         before = _decode_cursor(cursor, 2) if cursor else None
         rows = await repo.order_history(self.db, principal.user_id, market_id=market_id, statuses=statuses,
@@ -386,7 +437,8 @@ def _same_request(o: OrderResult, spec: MarketSpec, req: PlaceOrderRequest) -> b
         except ArithmeticError:
             return False
 
-    return (o.spec.id == spec.id and str(req.side).lower() == o.side and str(req.type).lower() == o.type
+    return (o.spec.id == spec.id and str(req.side).lower() == o.side and str(req.type).lower() == o.order_type
+            and same_amount(o.stop_price, req.stop_price)
             and same_amount(o.price, req.price) and same_amount(o.quantity, req.quantity)
             and same_amount(o.quote_quantity, req.quote_quantity))
 

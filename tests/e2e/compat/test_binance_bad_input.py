@@ -110,7 +110,13 @@ async def test_order_parameter_and_filter_refusals_change_nothing(client, db, se
         ({**ORDER, "price": "-5"}, -1100, None),
         ({**ORDER, "side": "HOLD"}, -1117, "Invalid side."),
         ({**ORDER, "type": "ICEBERG"}, -1116, "Invalid orderType."),
-        ({**ORDER, "type": "STOP_LOSS_LIMIT", "stopPrice": "49000"}, -1116, None),
+        ({**ORDER, "type": "STOP_LOSS_LIMIT"}, -1102, None),                  # stopPrice is mandatory
+        ({**ORDER, "stopPrice": "49000"}, -1106, None),                         # ... and only for stop types
+        ({**ORDER, "type": "STOP_LOSS_LIMIT", "stopPrice": "0"}, -1013, "Filter failure: PRICE_FILTER"),
+        ({**ORDER, "type": "STOP_LOSS_LIMIT", "stopPrice": "49000.001"}, -1013, "Filter failure: PRICE_FILTER"),
+        ({**BTC, "side": "BUY", "type": "STOP_LOSS", "stopPrice": "49000", "quoteOrderQty": "10"}, -1106, None),
+        ({**ORDER, "type": "TRAILING_STOP_MARKET"}, -1116, "Invalid orderType."),
+        ({**ORDER, "type": "STOP_LOSS_LIMIT", "stopPrice": "49000", "trailingDelta": "100"}, -1106, None),
         ({**ORDER, "timeInForce": "GTX"}, -1115, "Invalid timeInForce."),
         ({k: v for k, v in ORDER.items() if k != "timeInForce"}, -1102, None),
         ({k: v for k, v in ORDER.items() if k != "price"}, -1102, None),
@@ -137,6 +143,35 @@ async def test_order_parameter_and_filter_refusals_change_nothing(client, db, se
         if msg is not None:
             assert body["msg"] == msg, (params, body)
         assert "x-mbx-used-weight-1m" in r.headers
+    assert await snapshot(db) == before
+
+
+async def test_oco_parameter_refusals_change_nothing(client, db, settings):
+    u = await key_user(client, db, settings, {"USDT": "100000", "BTC": "1"})
+    before = await snapshot(db)
+    oco = {**BTC, "side": "SELL", "quantity": "0.01", "aboveType": "LIMIT_MAKER", "abovePrice": "52000",
+           "belowType": "STOP_LOSS_LIMIT", "belowStopPrice": "48000", "belowPrice": "47900",
+           "belowTimeInForce": "GTC"}
+    cases = [
+        ({k: v for k, v in oco.items() if k != "quantity"}, -1102, None),
+        ({k: v for k, v in oco.items() if k != "aboveType"}, -1102, None),
+        ({k: v for k, v in oco.items() if k != "belowStopPrice"}, -1102, None),
+        ({k: v for k, v in oco.items() if k != "belowTimeInForce"}, -1102, None),
+        ({**oco, "aboveType": "TAKE_PROFIT_LIMIT"}, -1020, None),          # only LIMIT_MAKER + STOP_LOSS(_LIMIT)
+        ({**oco, "belowType": "LIMIT_MAKER"}, -1020, None),
+        ({**oco, "abovePrice": "47000"}, -1013, "The relationship of the prices for the orders is not correct."),
+        ({**oco, "abovePrice": "0"}, -1013, "Filter failure: PRICE_FILTER"),
+        ({**oco, "belowTrailingDelta": "10"}, -1106, None),
+        ({**oco, "belowType": "STOP_LOSS"}, -1106, None),                  # belowPrice without a limit stop
+        ({**oco, "quantity": "5"}, -2010, "Account has insufficient balance for requested action."),
+        ({**oco, "side": "HOLD"}, -1117, "Invalid side."),
+    ]
+    for params, code, msg in cases:
+        r = await spost(client, u, "orderList/oco", params)
+        body = binance_error(r, code)
+        assert r.status_code == 400, (params, r.status_code, body)
+        if msg is not None:
+            assert body["msg"] == msg, (params, body)
     assert await snapshot(db) == before
 
 

@@ -46,7 +46,9 @@ async def test_general_endpoints_and_exchange_info(client):
     assert set(symbols) == {"BTCUSDT", "ETHUSDT", "ETHBTC"}
     btc = symbols["BTCUSDT"]
     assert (btc["status"], btc["baseAsset"], btc["quoteAsset"], btc["orderTypes"]) == (
-        "TRADING", "BTC", "USDT", ["LIMIT", "LIMIT_MAKER", "MARKET"])
+        "TRADING", "BTC", "USDT", ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT",
+                                   "TAKE_PROFIT_LIMIT"])
+    assert btc["ocoAllowed"] is True
     assert btc["baseAssetPrecision"] == 8 and btc["quoteOrderQtyMarketAllowed"] is True
     assert btc["isSpotTradingAllowed"] is True and btc["permissionSets"] == [["SPOT"]]
     filters = {f["filterType"]: f for f in btc["filters"]}

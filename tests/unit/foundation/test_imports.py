@@ -45,7 +45,8 @@ ASSEMBLERS = {"apps", "cli", "__main__", "sim"}
 PUBLIC = {
     "auth": {"principal", "audit", "totp", "apikeys", "errors", "accounts"},
     "wallet": {"ledger", "errors", "domain.ledger", "chain"},
-    "trading": {"service", "errors", "results", "schemas", "forwarding", "domain.rules", "domain.triggers"},
+    "trading": {"service", "errors", "results", "schemas", "forwarding", "domain.rules", "domain.triggers",
+                "domain.conditional"},
 }
 
 

@@ -341,6 +341,26 @@ async def new_order(call: Call) -> Any:
     return await call.adapter.new_order(call.user, call.params)
 
 
+@endpoint("POST", "/orderList/oco", weight=w.fixed(1), auth=TRADE, action=ORDER, counts_order=True,
+          summary="New OCO order list")
+async def new_oco(call: Call) -> Any:
+    """Binance's current OCO (aboveType/belowType...): a LIMIT_MAKER leg and a STOP_LOSS(_LIMIT) leg; when
+    one fills or triggers, or is cancelled, the other is cancelled (docs/binance-api.md)."""
+    return await call.adapter.new_oco(call.user, call.params)
+
+
+@endpoint("GET", "/orderList", weight=w.fixed(4), auth=READ, action=QUERY, summary="Query OCO order list")
+async def query_order_list(call: Call) -> Any:
+    """orderListId (listClientOrderId is not stored: -1102 without orderListId)."""
+    return await call.adapter.query_order_list(call.user, call.params)
+
+
+@endpoint("DELETE", "/orderList", weight=w.fixed(1), auth=TRADE, action=CANCEL, summary="Cancel OCO order list")
+async def cancel_order_list(call: Call) -> Any:
+    """symbol, orderListId: cancels both legs (as cancelling either leg with DELETE /order does)."""
+    return await call.adapter.cancel_order_list(call.user, call.params)
+
+
 @endpoint("POST", "/order/test", weight=w.fixed(1), auth=TRADE, action=ORDER, summary="Test new order",
           params=ORDER_PARAMS)
 async def test_order(call: Call) -> Any:

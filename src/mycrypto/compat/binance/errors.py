@@ -72,6 +72,9 @@ _RULES: dict[str, Reject] = {
     "invalid_side": Reject(c.INVALID_SIDE, "Invalid side."),
     "invalid_type": Reject(c.INVALID_ORDER_TYPE, "Invalid orderType."),
     "invalid_stp": c.invalid("selfTradePreventionMode"),
+    "missing_stop_price": c.mandatory("stopPrice"),
+    "stop_price_not_allowed": c.not_required("stopPrice"),
+    "invalid_oco_prices": Reject(c.INVALID_MESSAGE, "The relationship of the prices for the orders is not correct."),
     "invalid_amount": Reject(c.ILLEGAL_CHARS, "Illegal characters found in an amount parameter; legal range is "
                                               f"'{c.DECIMAL_RANGE}'."),
 }
@@ -104,6 +107,10 @@ def _map(exc: AppError, action: str | None, market_order: bool) -> Reject:
         return _order_rejected(c.MSG_INSUFFICIENT)
     if code == "post_only_would_take":
         return _order_rejected(c.MSG_WOULD_TAKE)
+    if code == "would_trigger_immediately":
+        return _order_rejected("Stop price would trigger immediately.")
+    if code == "untriggered_not_amendable":
+        return Reject(c.INVALID_MESSAGE, exc.message)
     if code == "market_halted":
         return _order_rejected(c.MSG_MARKET_CLOSED)
     if code == "duplicate_client_order_id":

@@ -15,7 +15,11 @@ from ...trading.results import OrderResult, UserTrade
 
 PLACES = 8
 ZERO = "0." + "0" * PLACES
-ORDER_TYPES = ["LIMIT", "LIMIT_MAKER", "MARKET"]
+ORDER_TYPES = ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"]
+# Binance's conditional types <-> ours (docs/trading.md "Conditional orders")
+CONDITIONAL_TYPES = {"STOP_LOSS": "stop_market", "STOP_LOSS_LIMIT": "stop_limit", "TAKE_PROFIT": "take_profit_market",
+                     "TAKE_PROFIT_LIMIT": "take_profit_limit"}
+BINANCE_TYPE = {v: k for k, v in CONDITIONAL_TYPES.items()}
 STP_MODES = ["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"]
 STATUS = {"new": "NEW", "partially_filled": "PARTIALLY_FILLED", "filled": "FILLED", "canceled": "CANCELED",
           "rejected": "REJECTED", "expired": "EXPIRED"}
@@ -41,6 +45,8 @@ def order_status(o: OrderResult) -> str:
 
 
 def order_type(o: OrderResult) -> str:
+    if o.order_type in BINANCE_TYPE:
+        return BINANCE_TYPE[o.order_type]
     if o.type == "market":
         return "MARKET"
     return "LIMIT_MAKER" if o.post_only else "LIMIT"
@@ -60,8 +66,22 @@ def client_id(o: OrderResult) -> str:
     return o.client_order_id or ""
 
 
+def list_id(o: OrderResult) -> int:
+    """An OCO leg's orderListId (the pair's lower order id, as the native API's order_list_id); else -1."""
+    return min(o.order_id, o.oco_order_id) if o.oco_order_id is not None else -1
+
+
+def stop_price(o: OrderResult) -> str:
+    return dec(o.stop_price) if o.stop_price is not None else ZERO
+
+
+def is_working(o: OrderResult) -> bool:
+    """On the book (Binance: an untriggered stop is not working yet)."""
+    return o.type == "limit" and not o.untriggered
+
+
 def order_ack(o: OrderResult, symbol: str) -> dict[str, Any]:
-    return {"symbol": symbol, "orderId": o.order_id, "orderListId": -1, "clientOrderId": client_id(o),
+    return {"symbol": symbol, "orderId": o.order_id, "orderListId": list_id(o), "clientOrderId": client_id(o),
             "transactTime": o.created_ms}
 
 
@@ -71,8 +91,11 @@ def order_result(o: OrderResult, symbol: str) -> dict[str, Any]:
         "price": dec(o.price), "origQty": dec(orig_qty(o)), "executedQty": dec(o.executed_quantity),
         "origQuoteOrderQty": dec(o.quote_quantity), "cummulativeQuoteQty": dec(o.cumulative_quote),
         "status": order_status(o), "timeInForce": time_in_force(o), "type": order_type(o),
-        "side": o.side.upper(), "workingTime": o.created_ms, "selfTradePreventionMode": o.stp.upper(),
+        "side": o.side.upper(), "workingTime": o.created_ms if is_working(o) else -1,
+        "selfTradePreventionMode": o.stp.upper(),
     })
+    if o.stop_price is not None:
+        out["stopPrice"] = stop_price(o)
     return out
 
 
@@ -85,11 +108,11 @@ def order_full(o: OrderResult, symbol: str) -> dict[str, Any]:
 
 def order_query(o: OrderResult, symbol: str) -> dict[str, Any]:
     return {
-        "symbol": symbol, "orderId": o.order_id, "orderListId": -1, "clientOrderId": client_id(o),
+        "symbol": symbol, "orderId": o.order_id, "orderListId": list_id(o), "clientOrderId": client_id(o),
         "price": dec(o.price), "origQty": dec(orig_qty(o)), "executedQty": dec(o.executed_quantity),
         "cummulativeQuoteQty": dec(o.cumulative_quote), "status": order_status(o),
-        "timeInForce": time_in_force(o), "type": order_type(o), "side": o.side.upper(), "stopPrice": ZERO,
-        "icebergQty": ZERO, "time": o.created_ms, "updateTime": o.updated_ms, "isWorking": o.type == "limit",
+        "timeInForce": time_in_force(o), "type": order_type(o), "side": o.side.upper(), "stopPrice": stop_price(o),
+        "icebergQty": ZERO, "time": o.created_ms, "updateTime": o.updated_ms, "isWorking": is_working(o),
         "workingTime": o.created_ms, "origQuoteOrderQty": dec(o.quote_quantity),
         "selfTradePreventionMode": o.stp.upper(),
     }
@@ -97,12 +120,38 @@ def order_query(o: OrderResult, symbol: str) -> dict[str, Any]:
 
 def order_canceled(o: OrderResult, symbol: str, new_client_id: str | None = None) -> dict[str, Any]:
     return {
-        "symbol": symbol, "origClientOrderId": client_id(o), "orderId": o.order_id, "orderListId": -1,
+        "symbol": symbol, "origClientOrderId": client_id(o), "orderId": o.order_id, "orderListId": list_id(o),
         "clientOrderId": new_client_id or client_id(o), "transactTime": o.updated_ms, "price": dec(o.price),
         "origQty": dec(orig_qty(o)), "executedQty": dec(o.executed_quantity),
         "origQuoteOrderQty": dec(o.quote_quantity), "cummulativeQuoteQty": dec(o.cumulative_quote),
         "status": order_status(o), "timeInForce": time_in_force(o), "type": order_type(o),
         "side": o.side.upper(), "selfTradePreventionMode": o.stp.upper(),
+    }
+
+
+def order_list(orders: list[OrderResult], symbol: str, list_client_id: str, resp: str) -> dict[str, Any]:
+    """POST /api/v3/orderList/oco's answer: the list and one report per leg (Binance's order)."""
+    legs = sorted(orders, key=lambda o: o.order_id)
+    report = order_full if resp == "FULL" else order_result
+    return {
+        "orderListId": min(o.order_id for o in legs), "contingencyType": "OCO", "listStatusType": "EXEC_STARTED",
+        "listOrderStatus": "EXECUTING", "listClientOrderId": list_client_id,
+        "transactionTime": max(o.created_ms for o in legs), "symbol": symbol,
+        "orders": [{"symbol": symbol, "orderId": o.order_id, "clientOrderId": client_id(o)} for o in legs],
+        "orderReports": [report(o, symbol) for o in legs] if resp != "ACK" else [],
+    }
+
+
+def order_list_status(legs: list[OrderResult], symbol: str) -> dict[str, Any]:
+    """GET /api/v3/orderList's answer (listClientOrderId is not stored: empty)."""
+    legs = sorted(legs, key=lambda o: o.order_id)
+    done = not any(o.is_open for o in legs)
+    return {
+        "orderListId": legs[0].order_id, "contingencyType": "OCO",
+        "listStatusType": "ALL_DONE" if done else "EXEC_STARTED",
+        "listOrderStatus": "ALL_DONE" if done else "EXECUTING", "listClientOrderId": "",
+        "transactionTime": max(o.updated_ms for o in legs), "symbol": symbol,
+        "orders": [{"symbol": symbol, "orderId": o.order_id, "clientOrderId": client_id(o)} for o in legs],
     }
 
 
@@ -185,7 +234,7 @@ def symbol_info(spec: MarketSpec, symbol: str) -> dict[str, Any]:
         "quoteAssetPrecision": spec.quote_decimals,
         "baseCommissionPrecision": spec.base_decimals, "quoteCommissionPrecision": spec.quote_decimals,
         "orderTypes": list(ORDER_TYPES),
-        "icebergAllowed": False, "ocoAllowed": False, "otoAllowed": False, "quoteOrderQtyMarketAllowed": True,
+        "icebergAllowed": False, "ocoAllowed": True, "otoAllowed": False, "quoteOrderQtyMarketAllowed": True,
         "allowTrailingStop": False, "cancelReplaceAllowed": False, "amendAllowed": False,
         "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
         "filters": [

@@ -18,10 +18,12 @@ from ...auth.principal import Principal
 from ...common.errors import AppError
 from ...common.markets import MarketSpec, decimals_of
 from ...container import Container
+from ...trading.domain.conditional import KINDS as CONDITIONAL_KINDS
+from ...trading.domain.conditional import validate_conditional
 from ...trading.domain.rules import OrderRuleError, validate_order
 from ...trading.errors import MarketHalted
 from ...trading.results import OrderResult
-from ...trading.schemas import PlaceOrderRequest
+from ...trading.schemas import PlaceOcoRequest, PlaceOrderRequest
 from ...trading.service import TradeService
 from ...wallet.ledger import balances as wallet_balances
 from . import schemas as s
@@ -35,7 +37,6 @@ from .errors import CANCEL, ORDER, QUERY, rule_reject, translate
 log = logging.getLogger("mycrypto.compat.binance")
 
 SIDES = ("BUY", "SELL")
-UNSUPPORTED_TYPES = ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
 TIFS = ("GTC", "IOC", "FOK")
 RESP_TYPES = ("ACK", "RESULT", "FULL")
 MAX_LIST = 1000
@@ -246,14 +247,20 @@ class BinanceAdapter:
         if side is None:
             raise c.mandatory("side")
         kind = p.required("type").upper()
-        if kind in UNSUPPORTED_TYPES:
-            raise Reject(c.INVALID_ORDER_TYPE, f"Unsupported order type {kind}: MyCrypto supports "
-                                               f"{', '.join(s.ORDER_TYPES)}.")
         if kind not in s.ORDER_TYPES:
             raise Reject(c.INVALID_ORDER_TYPE, "Invalid orderType.")
-        for name in ("stopPrice", "trailingDelta", "icebergQty"):
+        for name in ("trailingDelta", "icebergQty"):
             if p.has(name):
-                raise c.not_required(name, "MyCrypto has no stop, trailing or iceberg orders.")
+                raise c.not_required(name, "MyCrypto has no trailing or iceberg orders.")
+        conditional = s.CONDITIONAL_TYPES.get(kind)
+        stop_price = p.decimal("stopPrice")
+        if conditional is None and stop_price is not None:
+            raise c.not_required("stopPrice")
+        if conditional is not None:
+            if stop_price is None:
+                raise c.mandatory("stopPrice")
+            if stop_price == 0 or decimals_of(stop_price) > spec.quote_decimals:
+                raise c.filter_failure("PRICE_FILTER")
         if p.has("pegPriceType"):
             raise c.unsupported("Pegged orders are not available on MyCrypto.")
         tif = p.get("timeInForce")
@@ -262,8 +269,8 @@ class BinanceAdapter:
         stp = p.choice("selfTradePreventionMode", s.STP_MODES, c.invalid("selfTradePreventionMode",
                                                                         f"Use one of {', '.join(s.STP_MODES)}."))
         coid = p.client_order_id("newClientOrderId")
-        market = kind == "MARKET"
-        if kind == "LIMIT":
+        market = kind in ("MARKET", "STOP_LOSS", "TAKE_PROFIT")
+        if kind in ("LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"):
             if tif is None:
                 raise c.mandatory("timeInForce")
             if tif.upper() not in TIFS:
@@ -277,6 +284,8 @@ class BinanceAdapter:
                 raise c.either_mandatory("quantity", "quoteOrderQty")
             if quantity is not None and quote is not None:
                 raise c.not_required("quoteOrderQty", "Send quantity or quoteOrderQty, not both.")
+            if quote is not None and conditional is not None:
+                raise c.not_required("quoteOrderQty", "Stop and take-profit market orders take a quantity.")
             if quote is not None and side == "SELL":
                 raise c.not_required("quoteOrderQty", "MyCrypto takes quoteOrderQty on MARKET BUY orders only.")
         else:
@@ -298,12 +307,12 @@ class BinanceAdapter:
         if quote is not None and quote == 0:
             raise c.filter_failure("NOTIONAL")
         req = PlaceOrderRequest(
-            symbol=spec.symbol, side=side.lower(), type="market" if market else "limit", quantity=quantity,
-            price=price, quote_quantity=quote, time_in_force=tif.upper() if kind == "LIMIT" else None,
+            symbol=spec.symbol, side=side.lower(), type=conditional or ("market" if market else "limit"),
+            quantity=quantity, price=price, quote_quantity=quote, time_in_force=tif.upper() if tif else None,
             post_only=kind == "LIMIT_MAKER", client_order_id=coid or _client_order_id(),
-            stp=stp.lower() if stp else None)
+            stp=stp.lower() if stp else None, stop_price=stop_price)
         # Binance: MARKET and LIMIT answer FULL by default, other types ACK
-        return req, kind, resp or ("ACK" if kind == "LIMIT_MAKER" else "FULL")
+        return req, kind, resp or ("FULL" if kind in ("MARKET", "LIMIT") else "ACK")
 
     async def new_order(self, principal: Principal, p: Params) -> dict[str, Any]:
         symbols = self.symbols()
@@ -320,6 +329,105 @@ class BinanceAdapter:
             return s.order_result(result, name)
         return s.order_full(result, name)
 
+    async def new_oco(self, principal: Principal, p: Params) -> dict[str, Any]:
+        """POST /api/v3/orderList/oco (Binance's current OCO): one leg LIMIT_MAKER, the other STOP_LOSS or
+        STOP_LOSS_LIMIT - for a SELL the limit maker is above, for a BUY below."""
+        symbols = self.symbols()
+        spec = self.spec(p.symbol(), symbols)
+        side = p.choice("side", SIDES, Reject(c.INVALID_SIDE, "Invalid side."))
+        if side is None:
+            raise c.mandatory("side")
+        quantity = p.decimal("quantity")
+        if quantity is None:
+            raise c.mandatory("quantity")
+        limit_at, stop_at = ("above", "below") if side == "SELL" else ("below", "above")
+        limit_type, stop_type = p.required(limit_at + "Type").upper(), p.required(stop_at + "Type").upper()
+        if limit_type != "LIMIT_MAKER" or stop_type not in ("STOP_LOSS", "STOP_LOSS_LIMIT"):
+            raise c.unsupported(f"MyCrypto's OCO {side} takes {limit_at}Type=LIMIT_MAKER and {stop_at}Type="
+                                "STOP_LOSS or STOP_LOSS_LIMIT.")
+        for name in ("trailingDelta", "icebergQty", limit_at + "IcebergQty", stop_at + "IcebergQty",
+                     stop_at + "TrailingDelta", limit_at + "StopPrice"):
+            if p.has(name):
+                raise c.not_required(name)
+        price = p.decimal(limit_at + "Price")
+        stop_price = p.decimal(stop_at + "StopPrice")
+        stop_limit = p.decimal(stop_at + "Price")
+        tif = p.get(stop_at + "TimeInForce")
+        if price is None:
+            raise c.mandatory(limit_at + "Price")
+        if stop_price is None:
+            raise c.mandatory(stop_at + "StopPrice")
+        if stop_type == "STOP_LOSS_LIMIT":
+            if stop_limit is None:
+                raise c.mandatory(stop_at + "Price")
+            if tif is None:
+                raise c.mandatory(stop_at + "TimeInForce")
+            if tif.upper() not in TIFS:
+                raise Reject(c.INVALID_TIF, "Invalid timeInForce.")
+        elif stop_limit is not None or tif is not None:
+            raise c.not_required(stop_at + ("Price" if stop_limit is not None else "TimeInForce"))
+        for value in (price, stop_price, stop_limit):
+            if value is not None and (value == 0 or decimals_of(value) > spec.quote_decimals):
+                raise c.filter_failure("PRICE_FILTER")
+        if quantity == 0:
+            raise c.filter_failure("LOT_SIZE")
+        if decimals_of(quantity) > spec.base_decimals:
+            raise Reject(c.BAD_PRECISION, "Precision is over the maximum defined for this asset.")
+        resp = p.choice("newOrderRespType", RESP_TYPES, c.illegal("newOrderRespType", "ACK, RESULT, FULL"))
+        stp = p.choice("selfTradePreventionMode", s.STP_MODES, c.invalid("selfTradePreventionMode",
+                                                                        f"Use one of {', '.join(s.STP_MODES)}."))
+        list_coid = p.client_order_id("listClientOrderId") or _client_order_id()
+        req = PlaceOcoRequest(
+            symbol=spec.symbol, side=side.lower(), quantity=quantity, price=price, stop_price=stop_price,
+            stop_limit_price=stop_limit, stop_time_in_force=tif.upper() if tif else None,
+            limit_client_order_id=p.client_order_id(limit_at + "ClientOrderId") or _client_order_id(),
+            stop_client_order_id=p.client_order_id(stop_at + "ClientOrderId") or _client_order_id(),
+            stp=stp.lower() if stp else None)
+        try:
+            result = await self.trade.place_oco(principal, req)
+        except AppError as exc:
+            raise translate(exc, ORDER) from None
+        return s.order_list(list(result.orders), symbols.binance(spec.symbol), list_coid, resp or "FULL")
+
+    async def _order_list(self, principal: Principal, p: Params, action: str,
+                          spec: MarketSpec | None = None) -> list[OrderResult]:
+        """The two legs of the caller's OCO list `orderListId` (its lower order id), else -2013 / -2011."""
+        list_id = p.integer("orderListId", lo=0)
+        if list_id is None:
+            raise c.mandatory("orderListId")
+        missing = (Reject(c.CANCEL_REJECTED, "Order list does not exist.") if action == CANCEL
+                   else Reject(c.NO_SUCH_ORDER, "Order list does not exist."))
+        try:
+            first = await self.trade.get_order(principal, order_id=list_id, with_fills=False)
+            if first.oco_order_id is None or first.oco_order_id < list_id:
+                raise missing
+            second = await self.trade.get_order(principal, order_id=first.oco_order_id, with_fills=False)
+        except AppError:
+            raise missing from None
+        if spec is not None and first.spec.id != spec.id:
+            raise missing
+        return [first, second]
+
+    async def query_order_list(self, principal: Principal, p: Params) -> dict[str, Any]:
+        legs = await self._order_list(principal, p, QUERY)
+        return s.order_list_status(legs, self.name(legs[0].spec))
+
+    async def cancel_order_list(self, principal: Principal, p: Params) -> dict[str, Any]:
+        spec = self.spec(p.symbol())
+        legs = await self._order_list(principal, p, CANCEL, spec)
+        open_leg = next((o for o in legs if o.is_open), None)
+        if open_leg is None:
+            raise Reject(c.CANCEL_REJECTED, "Order list is already closed.")
+        try:   # cancelling one leg cancels its sibling in the same engine batch
+            await self.trade.cancel_order(principal, order_id=open_leg.order_id, symbol=spec.symbol)
+            legs = [await self.trade.get_order(principal, order_id=o.order_id, with_fills=False) for o in legs]
+        except AppError as exc:
+            raise translate(exc, CANCEL) from None
+        name = self.name(spec)
+        out = s.order_list_status(legs, name)
+        out["orderReports"] = [s.order_canceled(o, name) for o in legs]
+        return out
+
     async def test_order(self, principal: Principal, p: Params) -> dict[str, Any]:
         """Every check a real order gets before it reaches the book (rules, permission), nothing placed."""
         spec = self.spec(p.symbol())
@@ -332,9 +440,14 @@ class BinanceAdapter:
         except AppError as exc:
             raise translate(exc, ORDER) from None
         try:
-            validate_order(spec, side=req.side, type=req.type, time_in_force=req.time_in_force,
-                           post_only=req.post_only, stp=req.stp, price=req.price, quantity=req.quantity,
-                           quote_quantity=req.quote_quantity, client_order_id=req.client_order_id)
+            if req.type in CONDITIONAL_KINDS:
+                validate_conditional(spec, kind=req.type, side=req.side, stop_price=req.stop_price, price=req.price,
+                                     quantity=req.quantity, time_in_force=req.time_in_force, stp=req.stp,
+                                     client_order_id=req.client_order_id)
+            else:
+                validate_order(spec, side=req.side, type=req.type, time_in_force=req.time_in_force,
+                               post_only=req.post_only, stp=req.stp, price=req.price, quantity=req.quantity,
+                               quote_quantity=req.quote_quantity, client_order_id=req.client_order_id)
         except OrderRuleError as err:
             raise rule_reject(err.code, err.message, market_order=kind == "MARKET") from None
         if (p.get("computeCommissionRates") or "").lower() == "true":

@@ -62,7 +62,7 @@ class OrderState:
     __slots__ = ("id", "user_id", "side", "kind", "tif", "post_only", "stp", "price", "qty", "quote_qty",
                  "filled", "filled_quote", "fee", "fee_exact", "hold_acc", "hold_amount", "hold_rem",
                  "status", "reason", "coid", "base_acc", "quote_acc", "created_ms", "updated_ms", "is_new",
-                 "limit_price")
+                 "limit_price", "cond")
 
     def __init__(self, id: int, user_id: int, side: int, kind: int, *, tif: int, post_only: bool, stp: int,
                  price: int, qty: int, quote_qty: int, base_acc: int, quote_acc: int, coid: str | None,
@@ -95,6 +95,7 @@ class OrderState:
         self.updated_ms = created_ms if updated_ms is None else updated_ms
         self.is_new = is_new
         self.limit_price = limit_price or price   # the price a buy's hold is computed at
+        self.cond = None   # a conditional order's domain.conditional.Condition (None: a plain order)
 
     @property
     def remaining(self) -> int:

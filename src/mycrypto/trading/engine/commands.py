@@ -17,6 +17,7 @@ from ..domain.rules import OrderIntent
 from ..errors import EngineOverloaded
 
 MAX_QUEUE = 20_000
+REQUEUE = object()   # outcome: short of funds on a projected balance; retried after the batch in flight (matcher.py)
 
 
 @dataclass(slots=True)
@@ -27,6 +28,18 @@ class Place:
     quote_acc: int
     future: asyncio.Future = field(default=None)  # type: ignore[assignment]
     fresh: bool = False   # requeued after a projected balance looked short: decide on fresh reads
+    cond: Any = None      # a conditional order's domain.conditional.ConditionalIntent
+
+
+@dataclass(slots=True)
+class PlaceOco:
+    """Two linked placements of one user (engine/conditional.py): a limit leg and a conditional leg."""
+
+    user_id: int
+    limit: Place
+    stop: Place
+    future: asyncio.Future = field(default=None)  # type: ignore[assignment]
+    fresh: bool = False
 
 
 @dataclass(slots=True)
@@ -50,7 +63,7 @@ class Amend:
     future: asyncio.Future = field(default=None)  # type: ignore[assignment]
 
 
-Command = Place | Cancel | CancelAll | Amend
+Command = Place | PlaceOco | Cancel | CancelAll | Amend
 
 
 @dataclass(frozen=True, slots=True)

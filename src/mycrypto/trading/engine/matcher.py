@@ -20,14 +20,15 @@ from typing import Any
 from ...common.errors import AppError
 from ...common.markets import MarketSpec
 from ...wallet.errors import InsufficientFunds
+from ..domain.conditional import ConditionalBook
 from ..domain.matching import BUY, D_IOC, D_MARKET, D_NO_LIQUIDITY, EV_DONE, EXPIRED, IOC, OrderBook
 from ..domain.rules import LIMIT, OrderRuleError, check_notional
 from ..domain.settlement import Batch, InsufficientHold, OrderState, SettlementError, initial_hold, worst_price
 from ..errors import InvalidAmend, InvalidOrder, MarketHalted, OrderNotFound, OrderNotOpen, PostOnlyWouldTake
 from ..results import OrderResult, result_from_state
-from .commands import Amend, Cancel, CancelAll, Duplicate, Place
+from .commands import REQUEUE, Amend, Cancel, CancelAll, Duplicate, Place, PlaceOco
+from .conditional import ConditionalMatching, resolve_deferred
 
-REQUEUE = object()   # outcome: short of funds on a projected balance; retried after the batch in flight
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +36,16 @@ class _SameAs:
     index: int
 
 
-class BatchMatcher:
-    """Runs one batch against the engine's book and order states (which it changes in place)."""
+class BatchMatcher(ConditionalMatching):
+    """Runs one batch against the engine's book and order states (which it changes in place); conditional
+    orders (stop, take-profit, OCO) are the part in conditional.py."""
 
-    __slots__ = ("spec", "book", "orders", "ids", "batch", "ms", "defer_short", "existing", "seen", "outcomes")
+    __slots__ = ("spec", "book", "orders", "ids", "batch", "ms", "defer_short", "existing", "seen", "outcomes",
+                 "conds", "trades_seen")
 
     def __init__(self, spec: MarketSpec, book: OrderBook, orders: dict[int, OrderState], ids: deque[int],
-                 batch: Batch, ms: int, *, existing: dict[tuple[int, str], int], defer_short: bool) -> None:
+                 batch: Batch, ms: int, *, existing: dict[tuple[int, str], int], defer_short: bool,
+                 conds: ConditionalBook | None = None) -> None:
         self.spec = spec
         self.book = book
         self.orders = orders
@@ -52,6 +56,8 @@ class BatchMatcher:
         self.existing = existing      # (user, client order id) -> order id, already in the database
         self.seen: dict[tuple[int, str], int] = {}   # (user, client order id) -> index of its first command
         self.outcomes: list[Any] = []
+        self.conds = conds if conds is not None else ConditionalBook()   # untriggered orders, OCO links
+        self.trades_seen = 0          # batch.trades fed to the trigger book so far
 
     def run(self, cmds: list) -> list:
         """One outcome per command, in order (see the module docstring)."""
@@ -64,6 +70,9 @@ class BatchMatcher:
                 outcomes.append(handler(self, cmd))
             except AppError as exc:
                 outcomes.append(exc)
+            # the triggers and OCO cancellations this command's trades cause, before the next command
+            self.settle_conditions()
+            outcomes[-1] = resolve_deferred(self.spec, outcomes[-1])
         # duplicates of an order placed earlier in this same batch
         for i, outcome in enumerate(outcomes):
             if type(outcome) is _SameAs:
@@ -74,17 +83,27 @@ class BatchMatcher:
 
     # ------------------------------------------------------------------ one handler per command
     def cancel(self, cmd: Cancel) -> OrderResult:
+        if cmd.order_id in self.conds.orders:
+            return self.cancel_untriggered(cmd.user_id, cmd.order_id)
         order = self._owned(cmd.user_id, cmd.order_id)
         self.batch.apply(self.book.cancel(order.id), None, self.ms)
+        if self.conds.oco:
+            self._cancel_sibling(order.id)
         return result_from_state(self.spec, order)
 
     def cancel_all(self, cmd: CancelAll) -> list[OrderResult]:
+        out = self.cancel_all_untriggered(cmd.user_id) if self.conds.orders else []
         evs = self.book.cancel_all(cmd.user_id)
         orders = [self.orders[ev[1]] for ev in evs]
         self.batch.apply(evs, None, self.ms)
-        return [result_from_state(self.spec, o) for o in orders]
+        for o in orders:
+            if o.id in self.conds.oco:
+                self._cancel_sibling(o.id)
+        return out + [result_from_state(self.spec, o) for o in orders]
 
     def amend(self, cmd: Amend) -> OrderResult:
+        if cmd.order_id in self.conds.orders:
+            self.refuse_untriggered_amend(cmd.user_id, cmd.order_id)
         order = self._owned(cmd.user_id, cmd.order_id)
         if cmd.new_qty_lots == order.qty:
             # already this total quantity: a retried amend (its answer lost) is answered with the order as
@@ -112,6 +131,8 @@ class BatchMatcher:
         spec = self.spec
         if spec.halted:
             raise MarketHalted()
+        if cmd.cond is not None:
+            return self.place_conditional(cmd)
         book = self.book
         batch = self.batch
         ms = self.ms
@@ -186,5 +207,5 @@ class BatchMatcher:
 # the command dispatch: command type -> its handler
 _HANDLERS: dict[type, Callable[[BatchMatcher, Any], Any]] = {
     Place: BatchMatcher.place, Cancel: BatchMatcher.cancel, CancelAll: BatchMatcher.cancel_all,
-    Amend: BatchMatcher.amend,
+    Amend: BatchMatcher.amend, PlaceOco: BatchMatcher.place_oco,
 }

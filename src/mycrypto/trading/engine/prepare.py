@@ -24,7 +24,8 @@ from .. import repository as repo
 from ..domain.matching import BUY
 from ..domain.settlement import Batch
 from ..results import OrderResult
-from .commands import Place
+from ..conditional_repository import encode_conditions
+from .commands import Place, PlaceOco
 from .matcher import REQUEUE, BatchMatcher
 from .state import EngineState, Prepared
 
@@ -38,15 +39,14 @@ class BatchPreparation(EngineState):
         n_place = 0
         accs: dict[int, int] = {}
         pairs = []
-        for cmd in cmds:
-            if type(cmd) is Place:
-                n_place += 1
-                if cmd.intent.side == BUY:
-                    accs[cmd.quote_acc] = spec.quote_decimals
-                else:
-                    accs[cmd.base_acc] = spec.base_decimals
-                if cmd.intent.client_order_id is not None:
-                    pairs.append((cmd.user_id, cmd.intent.client_order_id))
+        for cmd in _placements(cmds):
+            n_place += 1
+            if cmd.intent.side == BUY:
+                accs[cmd.quote_acc] = spec.quote_decimals
+            else:
+                accs[cmd.base_acc] = spec.base_decimals
+            if cmd.intent.client_order_id is not None:
+                pairs.append((cmd.user_id, cmd.intent.client_order_id))
         projected = previous.batch.avail if previous is not None and previous.batch is not None else {}
         avail: dict[int, int] = {}
         existing: dict[tuple[int, str], int] = dict(previous.coids) if previous is not None else {}
@@ -70,7 +70,7 @@ class BatchPreparation(EngineState):
         self.feed.set_clean(False)
         batch = Batch(spec, self.fee_account, self.orders, avail)
         outcomes: list[Any] = BatchMatcher(spec, self.book, self.orders, self._ids, batch, ms, existing=existing,
-                                           defer_short=pipelined).run(cmds)
+                                           defer_short=pipelined, conds=self.conds).run(cmds)
         if REQUEUE in outcomes:
             # short of funds on a projected balance: run again once the batch in flight has committed
             later = [cmd for cmd, o in zip(cmds, outcomes) if o is REQUEUE]
@@ -90,6 +90,9 @@ class BatchPreparation(EngineState):
         candles = batch_candles(batch.trades)
         args = repo.encode_batch(spec, self.epoch, update_id, batch.new_orders, list(batch.touched.values()),
                                  batch.trades, candles, ledger_arguments(postings, holds))
+        conditions = encode_conditions(batch.new_orders, list(batch.touched.values()))
+        if conditions is not None:   # stop / take-profit / OCO rows: the conditional commit (migration 055)
+            args = (*args, *conditions)
         for o in batch.new_orders:
             o.is_new = False   # a later batch that changes it must UPDATE the row this batch inserts
         levels = self.book.depth(CAPTURED_PER_BATCH)   # published with this batch's commit
@@ -99,3 +102,15 @@ class BatchPreparation(EngineState):
         prep = Prepared(cmds, outcomes, batch, update_id, ms, None, args, slot, levels, coids, captured)
         prep.task = asyncio.create_task(self._execute(prep, t2))
         return prep
+
+
+def _placements(cmds: list) -> list[Place]:
+    """The placements of a batch (an OCO pair is two)."""
+    out = []
+    for cmd in cmds:
+        t = type(cmd)
+        if t is Place:
+            out.append(cmd)
+        elif t is PlaceOco:
+            out.extend((cmd.limit, cmd.stop))
+    return out

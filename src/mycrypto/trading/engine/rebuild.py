@@ -9,6 +9,7 @@ from __future__ import annotations
 from ...db.database import DB_DOWN
 from ...marketdata import repository as mdrepo
 from .. import repository as repo
+from ..conditional_repository import load_conditional_book
 from ..domain.matching import OrderBook
 from .state import EngineState
 
@@ -28,12 +29,15 @@ class BookRebuild(EngineState):
                     raise repo.NotOwner()
             next_trade_id, update_id = await repo.engine_state(conn, self.spec.id)
             states = await repo.open_orders_for_rebuild(conn, self.spec)
+            open_map = {o.id: o for o in states}
+            conds = await load_conditional_book(conn, self.spec, open_map)
         book = OrderBook(next_trade_id)
         orders = {}
         for o in states:
             book.restore(o.id, o.user_id, o.side, o.price, o.remaining)
             orders[o.id] = o
         self.book, self.orders = book, orders
+        self.conds = conds
         self.update_id = max(self.update_id, update_id)
         self._prepared_update_id = self.update_id
         self.dirty = False

@@ -18,6 +18,7 @@ import asyncpg
 from ...common.markets import MarketSpec
 from ...db.database import Database
 from ...marketdata.feed import MarketFeed
+from ..domain.conditional import ConditionalBook
 from ..domain.matching import OrderBook
 from ..domain.settlement import Batch, OrderState
 from .commands import CommandQueue, fail
@@ -56,6 +57,7 @@ class EngineState:
         self.on_lost = on_lost
         self.book = OrderBook()
         self.orders: dict[int, OrderState] = {}
+        self.conds = ConditionalBook()   # untriggered stop/take-profit orders, OCO links (engine/conditional.py)
         self.update_id = 0
         self.feed = MarketFeed(spec)
         self.dirty = True             # the book must be rebuilt from the database before the next batch

@@ -1,4 +1,4 @@
-// The order form of the trade page: limit/market, buy/sell, with the market's rules shown and checked.
+// The order form of the trade page: limit/market/stop-limit, buy/sell, with the market's rules shown and checked.
 import { newKey, post } from "./api.js";
 import { compare, format, mul } from "./decimal.js";
 import { append, field, h, uid } from "./dom.js";
@@ -23,7 +23,7 @@ function radioGroup(legend, name, options, value, extraClass = "") {
 }
 
 export function orderSummaryText(order) {
-  const what = `${order.side === "buy" ? "Buy" : "Sell"} ${order.type} order #${order.order_id}`;
+  const what = `${order.side === "buy" ? "Buy" : "Sell"} ${order.type.replace(/_/g, "-")} order #${order.order_id}`;
   const base = order.symbol.split("-")[0];
   const filled = `${format(order.executed_quantity)}${order.quantity ? ` of ${format(order.quantity)}` : ""} ${base} filled`;
   return `${what}: ${order.status.replace(/_/g, " ")}, ${filled}${order.reason ? ` (${order.reason.replace(/_/g, " ")})` : ""}.`;
@@ -40,9 +40,12 @@ export function createOrderForm({ market, signedIn, verified, onPlaced, getBalan
   const base = market.base_asset;
   const quote = market.quote_asset;
   const side = radioGroup("Side", "side", [["buy", "Buy", "buy"], ["sell", "Sell", "sell"]], "buy");
-  const type = radioGroup("Order type", "type", [["limit", "Limit"], ["market", "Market"]], "limit");
+  const type = radioGroup("Order type", "type", [["limit", "Limit"], ["market", "Market"], ["stop_limit", "Stop-limit"]], "limit");
   const amountIn = radioGroup("Amount in", "amount_in", [["base", `By quantity (${base})`], ["quote", `By total (${quote})`]], "base");
   const price = field({ label: `Price (${quote})`, name: "price", hint: `A multiple of ${market.tick_size} ${quote}.`,
+    attrs: { inputmode: "decimal", autocomplete: "off", spellcheck: "false", maxlength: 40 } });
+  const stopPrice = field({ label: `Stop price (${quote})`, name: "stop_price",
+    hint: "When a trade reaches this price, a limit order at the price below is placed. Funds are held from now.",
     attrs: { inputmode: "decimal", autocomplete: "off", spellcheck: "false", maxlength: 40 } });
   const quantity = field({ label: `Quantity (${base})`, name: "quantity",
     hint: `A multiple of ${market.lot_size} ${base}; from ${market.min_qty} to ${format(market.max_qty)}.`,
@@ -73,13 +76,14 @@ export function createOrderForm({ market, signedIn, verified, onPlaced, getBalan
       h("dt", {}, "Maker fee"), h("dd", {}, `${pct(market.maker_fee)}%`),
       h("dt", {}, "Taker fee"), h("dd", {}, `${pct(market.taker_fee)}%`)));
   const form = h("form", { novalidate: true, "aria-describedby": summary.id },
-    side.el, type.el, amountIn.el, price.wrap, quantity.wrap, quoteQty.wrap, tif.wrap, postOnlyWrap,
+    side.el, type.el, amountIn.el, stopPrice.wrap, price.wrap, quantity.wrap, quoteQty.wrap, tif.wrap, postOnlyWrap,
     summary, available, h("div", { class: "actions" }, submit), status.el);
   append(panel, [halted, notice, form, rules]);
 
   function input() {
     return {
       side: side.value(), type: type.value(), amountIn: amountIn.value(), price: price.input.value.trim(),
+      stopPrice: stopPrice.input.value.trim(),
       quantity: quantity.input.value.trim(), quoteQuantity: quoteQty.input.value.trim(),
       timeInForce: tif.input.value, postOnly: postOnly.checked,
     };
@@ -87,11 +91,12 @@ export function createOrderForm({ market, signedIn, verified, onPlaced, getBalan
 
   function layout() {
     const v = input();
-    const isLimit = v.type === "limit";
+    const isLimit = v.type !== "market";   // limit or stop-limit: both take a price
     const byQuote = !isLimit && v.side === "buy" && v.amountIn === "quote";
     price.wrap.hidden = !isLimit;
+    stopPrice.wrap.hidden = v.type !== "stop_limit";
     tif.wrap.hidden = !isLimit;
-    postOnlyWrap.hidden = !isLimit;
+    postOnlyWrap.hidden = v.type !== "limit";
     amountIn.el.hidden = isLimit || v.side !== "buy";
     quantity.wrap.hidden = byQuote;
     quoteQty.wrap.hidden = !byQuote;
@@ -106,8 +111,12 @@ export function createOrderForm({ market, signedIn, verified, onPlaced, getBalan
     const parts = [];
     if (notional) parts.push(`Order value: ${format(notional)} ${quote}`);
     else if (v.type === "market") parts.push("Market order: fills at the best available prices now.");
+    if (v.type === "stop_limit") {
+      const when = v.stopPrice ? `a trade at ${v.stopPrice} ${quote} or ${v.side === "buy" ? "higher" : "lower"}` : "a trade reaches the stop price";
+      parts.push(`Stop-limit: placed as a limit order when ${when}`);
+    }
     const fee = v.type === "market" ? market.taker_fee : market.maker_fee;
-    parts.push(`fee ${pct(fee)}%${v.type === "limit" ? ` (maker) or ${pct(market.taker_fee)}% (taker)` : " (taker)"}, charged in ${quote}`);
+    parts.push(`fee ${pct(fee)}%${v.type !== "market" ? ` (maker) or ${pct(market.taker_fee)}% (taker)` : " (taker)"}, charged in ${quote}`);
     summary.textContent = `${parts.join("; ")}.`;
     const balances = getBalances();
     const hold = holdFor(market, body);
@@ -118,8 +127,8 @@ export function createOrderForm({ market, signedIn, verified, onPlaced, getBalan
   }
 
   [side.el, type.el, amountIn.el, tif.input, postOnly].forEach((el) => el.addEventListener("change", layout));
-  [price.input, quantity.input, quoteQty.input].forEach((el) => el.addEventListener("input", () => {
-    price.error(null); quantity.error(null); quoteQty.error(null);
+  [price.input, stopPrice.input, quantity.input, quoteQty.input].forEach((el) => el.addEventListener("input", () => {
+    price.error(null); stopPrice.error(null); quantity.error(null); quoteQty.error(null);
     updateSummary();
   }));
 
@@ -129,8 +138,8 @@ export function createOrderForm({ market, signedIn, verified, onPlaced, getBalan
     if (busy) return;
     const v = input();
     const { errors, body } = validateOrder(market, v);
-    price.error(errors.price); quantity.error(errors.quantity); quoteQty.error(errors.quoteQuantity);
-    const firstBad = [["price", price], ["quantity", quantity], ["quoteQuantity", quoteQty]].find(([k]) => errors[k]);
+    price.error(errors.price); stopPrice.error(errors.stopPrice); quantity.error(errors.quantity); quoteQty.error(errors.quoteQuantity);
+    const firstBad = [["stopPrice", stopPrice], ["price", price], ["quantity", quantity], ["quoteQuantity", quoteQty]].find(([k]) => errors[k]);
     if (firstBad) {
       status.error("Please correct the highlighted fields.");
       firstBad[1].input.focus();
@@ -158,7 +167,7 @@ export function createOrderForm({ market, signedIn, verified, onPlaced, getBalan
   return {
     el: panel,
     setPrice(value) {
-      if (type.value() !== "limit") { type.inputs.limit.checked = true; type.sync(); layout(); }
+      if (type.value() === "market") { type.inputs.limit.checked = true; type.sync(); layout(); }
       price.input.value = value;
       price.error(null);
       updateSummary();

@@ -12,8 +12,9 @@ function checkAmount(text, name) {
   return null;
 }
 
-// input: {side, type, price, quantity, quoteQuantity, amountIn ("base"|"quote"), timeInForce, postOnly}
-// returns {errors: {price?, quantity?, quoteQuantity?}, body, notional}
+// input: {side, type ("limit"|"market"|"stop_limit"), price, stopPrice, quantity, quoteQuantity,
+//         amountIn ("base"|"quote"), timeInForce, postOnly}
+// returns {errors: {price?, stopPrice?, quantity?, quoteQuantity?}, body, notional}
 export function validateOrder(market, input) {
   const errors = {};
   const body = { symbol: market.symbol, side: input.side, type: input.type };
@@ -21,13 +22,21 @@ export function validateOrder(market, input) {
   const quote = market.quote_asset;
   let notional = null;
   const useQuote = input.type === "market" && input.side === "buy" && input.amountIn === "quote";
-  if (input.type === "limit") {
+  const priced = isPriced(input.type);
+  if (priced) {
     const err = checkAmount(input.price, "price");
     if (err) errors.price = err;
     else if (!isMultiple(input.price, market.tick_size)) errors.price = `The price must be a multiple of the tick size ${market.tick_size} ${quote}.`;
     else body.price = input.price;
     body.time_in_force = input.timeInForce || "GTC";
-    if (input.postOnly) body.post_only = true;
+    if (input.postOnly && input.type === "limit") body.post_only = true;
+  }
+  if (input.type === "stop_limit") {
+    // a stop-limit waits (funds held) until a trade reaches the stop price, then becomes a limit order
+    const err = checkAmount(input.stopPrice, "stop price");
+    if (err) errors.stopPrice = err;
+    else if (!isMultiple(input.stopPrice, market.tick_size)) errors.stopPrice = `The stop price must be a multiple of the tick size ${market.tick_size} ${quote}.`;
+    else body.stop_price = input.stopPrice;
   }
   if (useQuote) {
     const err = checkAmount(input.quoteQuantity, "amount to spend");
@@ -43,7 +52,7 @@ export function validateOrder(market, input) {
     else if (compare(input.quantity, market.max_qty) > 0) errors.quantity = `The maximum quantity is ${format(market.max_qty)} ${base}.`;
     else body.quantity = input.quantity;
   }
-  if (input.type === "limit" && body.price && body.quantity) {
+  if (priced && body.price && body.quantity) {
     notional = mul(body.price, body.quantity);
     if (compare(notional, market.min_notional) < 0) {
       errors.quantity = `The order value ${format(notional)} ${quote} is below the minimum of ${format(market.min_notional)} ${quote}.`;
@@ -55,7 +64,12 @@ export function validateOrder(market, input) {
 // The asset and amount a new order would hold (for the "available" check shown next to the form).
 export function holdFor(market, body) {
   if (body.side === "sell") return { asset: market.base_asset, amount: body.quantity || null };
-  if (body.type === "limit" && body.price && body.quantity) return { asset: market.quote_asset, amount: mul(body.price, body.quantity) };
+  if (isPriced(body.type) && body.price && body.quantity) return { asset: market.quote_asset, amount: mul(body.price, body.quantity) };
   if (body.quote_quantity) return { asset: market.quote_asset, amount: body.quote_quantity };
   return { asset: market.quote_asset, amount: null };
+}
+
+// Types with a limit price (a stop-limit becomes a limit order when triggered).
+function isPriced(type) {
+  return type === "limit" || type === "stop_limit";
 }

@@ -345,7 +345,7 @@ export async function render({ main, params, session, navigate, setTitle }) {
       columns: [
         { label: "Placed", render: (o) => time(o.created_at) },
         { label: "Side", render: (o) => sideBadge(o.side) },
-        { label: "Type", render: (o) => o.type },
+        { label: "Type", render: (o) => orderTypeText(o) },
         { label: `Price (${quote})`, num: true, render: (o) => formatStep(o.price, market.tick_size) },
         { label: `Amount (${base})`, num: true, render: (o) => format(o.quantity) },
         { label: "Filled", num: true, render: (o) => format(o.executed_quantity) },
@@ -440,4 +440,10 @@ export async function render({ main, params, session, navigate, setTitle }) {
     }));
   }
   return () => stops.forEach((stop) => stop());
+}
+
+// "limit", or for a conditional order its kind and stop price ("stop limit, stop 49,000.00").
+function orderTypeText(o) {
+  const kind = String(o.type).replace(/_/g, " ");
+  return o.stop_price ? `${kind}, stop ${format(o.stop_price)}` : kind;
 }
