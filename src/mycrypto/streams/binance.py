@@ -40,7 +40,7 @@ def stream_key(name: Any, by_binance: dict[str, str]) -> str | None:
         return None
     if name in ("!ticker@arr", "!miniTicker@arr"):
         return "tickers"
-    m = _NAME.match(name)
+    m = _NAME.fullmatch(name)
     if m is None:
         return None
     symbol = by_binance.get(m.group(1))

@@ -37,12 +37,12 @@ def parse_key(key: Any, symbols: Any, intervals_ok: Any) -> tuple[str, str | Non
         raise UnknownStream(str(key)[:64])
     if key == "tickers" or key in PRIVATE_STREAMS:
         return key, None, None
-    m = _KEY.match(key)
+    m = _KEY.fullmatch(key)
     if m:
         if m.group(2) not in symbols:
             raise UnknownStream(key)
         return m.group(1), m.group(2), None
-    m = _CANDLE_KEY.match(key)
+    m = _CANDLE_KEY.fullmatch(key)
     if m and m.group(1) in symbols and intervals_ok(m.group(2)):
         return "candles", m.group(1), m.group(2)
     raise UnknownStream(key)
