@@ -279,13 +279,17 @@ async def test_documented_freqtrade_config_drives_ccxt(doc, live_server, db, set
     `ccxt_config` in the constructor), loads the markets and balances from MyCrypto. The docs' full
     `urls.api` list must cover every base URL of the installed ccxt, so nothing can reach binance.com."""
     exchange_config = documented_freqtrade_exchange(doc)
-    assert (exchange_config["name"], exchange_config["enable_ws"]) == ("binance", False)
+    assert (exchange_config["name"], exchange_config["enable_ws"]) == ("binance", True)
     assert exchange_config["ccxt_config"]["options"] == SPOT_OPTIONS
+    ws_url = live_server.url.replace("http://", "ws://")
     ccxt_config = json.loads(json.dumps(exchange_config["ccxt_config"]).replace(
-        "https://mycrypto.example.com", live_server.url))
+        "https://mycrypto.example.com", live_server.url).replace("wss://mycrypto.example.com", ws_url))
+    # with enable_ws the websocket URLs (ccxt.pro) must point at MyCrypto too
+    assert ccxt_config["urls"]["api"]["ws"]["spot"] == ws_url + "/ws"
     (user,) = await users(live_server.url, db, settings, {"USDT": "100"})
     exchange = ccxt.binance({"apiKey": user.api_key, "secret": user.secret, **ccxt_config})
     if doc.startswith("docs/"):
-        assert {n: u for n, u in exchange.urls["api"].items() if not u.startswith(live_server.url)} == {}
+        assert {n: u for n, u in exchange.urls["api"].items()
+                if isinstance(u, str) and not u.startswith(live_server.url)} == {}
     assert set(exchange_config["pair_whitelist"]) <= set(exchange.load_markets())
     assert dd(exchange.fetch_balance()["USDT"]["free"]) == D(100)
