@@ -264,7 +264,7 @@ export async function render({ main, params, session, navigate, setTitle }) {
   let openOrders = [];
   let orderHistory = [];
   let myTrades = [];
-  const OPEN = new Set(["new", "partially_filled"]);
+  const OPEN = new Set(["new", "partially_filled", "untriggered"]);   // untriggered: a stop order waiting (open, funds held)
 
   // An order update from the private stream (the REST order JSON): open orders and history follow it.
   function applyOrder(o) {
