@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,8 +207,16 @@ def run_verify(env: dict[str, str]) -> tuple[bool, str]:
     return done.returncode == 0, (done.stdout + done.stderr)[-3000:]
 
 
-async def make_report(drill: str, db: Database, tally: Tally, env: dict[str, str], numbers: dict[str, Any]) -> Report:
+async def make_report(drill: str, db: Database, tally: Tally, env: dict[str, str], numbers: dict[str, Any],
+                      unhandled: Callable[[], list[Any]], log: Callable[[str], Any]) -> Report:
+    """Account for every acknowledged operation, run `mycrypto verify`, and log the report's line. On a 5xx
+    the report also carries a sample of them and the platform's unhandled log lines (`unhandled()`)."""
     acknowledged, found, duplicates = await account_for(db, tally)
     ok, output = await asyncio.to_thread(run_verify, env)
-    return Report(drill, acknowledged, found, duplicates, ok, output, numbers, tally.summary())
+    report = Report(drill, acknowledged, found, duplicates, ok, output, numbers, tally.summary())
+    if tally.server_errors:
+        report.numbers["errors_sample"] = tally.server_errors[:5]
+        report.numbers["unhandled"] = unhandled()
+    log(report.line())
+    return report
 

@@ -71,12 +71,8 @@ async def postgres_restart_drill(*, users: int = 4, workers: int = 8, before_s: 
                    "health_while_down": sorted(set(health_down), key=str),
                    "sent": load.sent, "server_errors": len(load.tally.server_errors),
                    "platform_alive": platform.alive()}
-        report = await make_report("postgres-crash" if crash else "postgres-restart", db, load.tally, env, numbers)
-        if load.tally.server_errors:
-            report.numbers["errors_sample"] = load.tally.server_errors[:5]
-            report.numbers["unhandled"] = platform.unhandled()
-        log(report.line())
-        return report
+        return await make_report("postgres-crash" if crash else "postgres-restart", db, load.tally, env, numbers,
+                                 unhandled=lambda: platform.unhandled(), log=log)
     finally:
         if load is not None:
             await load.close()

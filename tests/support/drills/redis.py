@@ -141,12 +141,8 @@ async def redis_down_drill(*, users: int = 6, workers: int = 4, before_s: float 
             "down_seconds": round(back_at - killed_at, 2),
             "sent": load.sent, "server_errors": len(load.tally.server_errors),
         }
-        report = await make_report("redis-down", db, load.tally, env, numbers)
-        if load.tally.server_errors:
-            report.numbers["errors_sample"] = load.tally.server_errors[:5]
-            report.numbers["unhandled"] = platform.unhandled()
-        log(report.line())
-        return report
+        return await make_report("redis-down", db, load.tally, env, numbers,
+                                 unhandled=lambda: platform.unhandled(), log=log)
     finally:
         if load is not None:
             await load.close()

@@ -150,12 +150,8 @@ async def replica_takeover_drill(*, users: int = 4, workers: int = 8, before_s: 
                    "owners_seen": {k: sorted(v) for k, v in monitor.owners_seen.items()},
                    "book_equals_database": book_ok, "book_diff": "" if book_ok else book_diff,
                    "sent": load.sent, "server_errors": len(load.tally.server_errors)}
-        report = await make_report("replica-takeover", db, load.tally, env, numbers)
-        if load.tally.server_errors:
-            report.numbers["errors_sample"] = load.tally.server_errors[:5]
-            report.numbers["unhandled"] = (a.unhandled() if a else []) + (b.unhandled() if b else [])
-        log(report.line())
-        return report
+        return await make_report("replica-takeover", db, load.tally, env, numbers,
+                                 unhandled=lambda: (a.unhandled() if a else []) + (b.unhandled() if b else []), log=log)
     finally:
         if monitor is not None:
             await monitor.stop()

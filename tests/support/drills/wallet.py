@@ -115,12 +115,8 @@ async def wallet_kill_drill(*, users: int = 4, workers: int = 8, before_s: float
                    "chain_payout_references": broadcasts["refs"], "settled_s": None if settled is None else round(settled, 2),
                    "restart_ready_s": restart_s, "sent": load.sent, "server_errors": len(load.tally.server_errors),
                    "retried_replayed": load.tally.replayed.get("retry", 0)}
-        report = await make_report("wallet-kill", db, load.tally, env, numbers)
-        if load.tally.server_errors:
-            report.numbers["errors_sample"] = load.tally.server_errors[:5]
-            report.numbers["unhandled"] = platform.unhandled()
-        log(report.line())
-        return report
+        return await make_report("wallet-kill", db, load.tally, env, numbers,
+                                 unhandled=lambda: platform.unhandled(), log=log)
     finally:
         if chain is not None:
             await chain.stop()
